@@ -1,0 +1,29 @@
+// MOEKIT_CUDA_CHECK: every CUDA runtime call goes through it. A failure
+// throws moekit::Error with the CUDA error name, its message, the call and
+// where it was made; allocation failures are reported as out-of-memory and
+// cleared so the device stays usable.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <string>
+
+#include "error.h"
+
+namespace moekit {
+
+inline void cuda_check(cudaError_t err, const char* call, const char* file, int line) {
+  if (err == cudaSuccess) return;
+  // Clear the error if it is not sticky, so the next call does not see it again.
+  (void)cudaGetLastError();
+  std::string message = std::string("CUDA error ") + cudaGetErrorName(err) + ": " + cudaGetErrorString(err) +
+                        " (" + call + " at " + file + ":" + std::to_string(line) + ")";
+  throw Error(err == cudaErrorMemoryAllocation ? ErrorCode::OutOfMemory : ErrorCode::Cuda, message);
+}
+
+}  // namespace moekit
+
+#define MOEKIT_CUDA_CHECK(call) ::moekit::cuda_check((call), #call, __FILE__, __LINE__)
+
+// After every kernel launch: catches bad launch configurations at once.
+#define MOEKIT_CUDA_CHECK_LAUNCH() ::moekit::cuda_check(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)

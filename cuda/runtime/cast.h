@@ -1,0 +1,27 @@
+// cast: element-wise dtype conversion with the rules of
+// cuda/common/float_convert.h (round to nearest even, FP8 saturating,
+// float to integer truncating and saturating, NaN to 0).
+//   kernel:   cuda/runtime/cast.cu
+//   CPU twin: native/cpu/runtime/cast.cc
+//   tests:    tests/runtime/dtype.test.ts
+//   bench:    none (a copy-bound utility; bench/memory covers copies)
+#pragma once
+
+#include <cstdint>
+
+#include "../common/dtype.h"
+
+namespace moekit {
+
+struct CastParams {
+  const void* src;  // [n] of src_dtype
+  void* dst;        // [n] of dst_dtype
+  DType src_dtype;
+  DType dst_dtype;
+  int64_t n;
+};
+
+void cast_cpu(const CastParams& p);
+void cast_v1(const CastParams& p, void* stream);  // stream: cudaStream_t
+
+}  // namespace moekit

@@ -1,0 +1,152 @@
+/**
+ * Loads the native addon and types it. Nothing else in lib/ touches the
+ * addon untyped: every native function and object has its type here.
+ * @internal
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { DType } from './dtype.js';
+import { BindingLoadError } from './errors.js';
+
+/** A tensor handle owned by the addon. */
+export interface NativeTensor {
+  readonly dtype: DType;
+  readonly shape: number[];
+  readonly device: string;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+/** A point in a device queue (opaque). */
+export interface NativeMarker {
+  readonly __nativeMarker: never;
+}
+
+export interface NativeDeviceInfo {
+  id: string;
+  kind: 'cpu' | 'cuda';
+  ordinal: number;
+  name: string;
+  totalMemory: number;
+  threads?: number;
+  computeCapability?: [number, number];
+  smCount?: number;
+  l2Bytes?: number;
+  sharedMemoryPerBlockOptin?: number;
+  sharedMemoryPerSm?: number;
+  clockKhz?: number;
+  memoryClockKhz?: number;
+  memoryBusWidth?: number;
+  driverVersion?: number;
+  runtimeVersion?: number;
+}
+
+export interface NativeCudaStatus {
+  built: boolean;
+  available: boolean;
+  reason: string;
+  skipped: string[];
+  runtimeVersion: number;
+  driverVersion: number;
+}
+
+export interface NativeMemory {
+  bytes: number;
+  buffers: number;
+  tensors: number;
+  reserved?: number;
+  deviceFree?: number;
+  deviceTotal?: number;
+}
+
+export interface NativeBuildInfo {
+  cuda: boolean;
+  cudaArchitectures: string;
+  cudaCompilerVersion: string;
+  napiVersion: number;
+}
+
+export type HostTypedArray =
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array;
+
+export interface NativeBinding {
+  buildInfo(): NativeBuildInfo;
+  devices(): NativeDeviceInfo[];
+  cudaStatus(): NativeCudaStatus;
+  fromData(device: string, dtype: DType, shape: number[], data: HostTypedArray, raw: boolean): NativeTensor;
+  empty(device: string, dtype: DType, shape: number[], pinned: boolean): NativeTensor;
+  zeros(device: string, dtype: DType, shape: number[], pinned: boolean): NativeTensor;
+  read(tensor: NativeTensor, decode: boolean): Promise<ArrayBuffer>;
+  copyTo(tensor: NativeTensor, device: string, pinned: boolean): NativeTensor;
+  cast(tensor: NativeTensor, dtype: DType): NativeTensor;
+  reshape(tensor: NativeTensor, shape: number[]): NativeTensor;
+  synchronize(device: string): Promise<void>;
+  memory(device: string): NativeMemory;
+  setPoison(device: string, on: boolean): void;
+  marker(device: string): NativeMarker;
+  elapsed(start: NativeMarker, end: NativeMarker): Promise<number>;
+}
+
+/** The package root (where package.json is), from lib/ or dist/lib/. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'moekit') return dir;
+      } catch {
+        // not ours; keep looking
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new BindingLoadError('moekit: cannot find the package root (package.json of moekit)');
+    dir = up;
+  }
+}
+
+let cached: NativeBinding | undefined;
+
+/**
+ * The addon: `MOEKIT_BINDING_PATH` when set, else a local build
+ * (build/Release) or a prebuilt binary (prebuilds/<platform>-<arch>/).
+ */
+export function binding(): NativeBinding {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const explicit = process.env.MOEKIT_BINDING_PATH;
+  try {
+    if (explicit) {
+      cached = require(explicit) as NativeBinding;
+    } else {
+      const load = require('node-gyp-build') as (dir: string) => unknown;
+      cached = load(packageRoot()) as NativeBinding;
+    }
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new BindingLoadError(
+      [
+        `moekit: the native addon could not be loaded (${reason}).`,
+        'Fixes:',
+        '  - build it from source in the package folder: npm run build:native (needs cmake >= 3.24 and a C++17 compiler; nvcc for CUDA)',
+        '  - reinstall to rerun the install step: npm ci (or npm rebuild moekit)',
+        '  - point MOEKIT_BINDING_PATH at a moekit.node you built',
+        `  - platform: ${process.platform}-${process.arch}, Node ${process.version}; prebuilt binaries exist for linux-x64 (glibc) only`,
+      ].join('\n'),
+      e,
+    );
+  }
+  return cached;
+}

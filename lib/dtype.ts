@@ -1,0 +1,50 @@
+/**
+ * Element types of tensors.
+ * @module
+ */
+
+/** Every element type, in the order the native binding numbers them. */
+export const DTYPES = ['f32', 'f16', 'bf16', 'e4m3', 'e5m2', 'i32', 'u8'] as const;
+
+/**
+ * A tensor element type: `f32`, `f16`, `bf16`, the OCP FP8 formats `e4m3`
+ * (max 448, no infinities) and `e5m2` (max 57344, IEEE inf/NaN), `i32` and `u8`.
+ */
+export type DType = (typeof DTYPES)[number];
+
+/** The floating-point element types. */
+export type FloatDType = Exclude<DType, 'i32' | 'u8'>;
+
+/** The FP8 element types. */
+export type Fp8Format = 'e4m3' | 'e5m2';
+
+/** What {@link Tensor.toArray} returns for a dtype: floats (FP8 too) decode to f32. */
+export type ArrayFor<D extends DType> = D extends 'i32' ? Int32Array : D extends 'u8' ? Uint8Array : Float32Array;
+
+const SIZES: Record<DType, number> = { f32: 4, f16: 2, bf16: 2, e4m3: 1, e5m2: 1, i32: 4, u8: 1 };
+
+/** Bytes per element of `dtype`. */
+export function dtypeSize(dtype: DType): number {
+  return SIZES[dtype];
+}
+
+/** Whether `dtype` is a floating-point type (FP8 included). */
+export function isFloatDType(dtype: DType): dtype is FloatDType {
+  return dtype !== 'i32' && dtype !== 'u8';
+}
+
+/** Whether `value` names a dtype. */
+export function isDType(value: unknown): value is DType {
+  return typeof value === 'string' && (DTYPES as readonly string[]).includes(value);
+}
+
+/** Largest finite value of each float dtype, and the integer ranges. */
+export const DTYPE_LIMITS: Readonly<Record<DType, { min: number; max: number }>> = {
+  f32: { min: -3.4028234663852886e38, max: 3.4028234663852886e38 },
+  f16: { min: -65504, max: 65504 },
+  bf16: { min: -3.3895313892515355e38, max: 3.3895313892515355e38 },
+  e4m3: { min: -448, max: 448 },
+  e5m2: { min: -57344, max: 57344 },
+  i32: { min: -2147483648, max: 2147483647 },
+  u8: { min: 0, max: 255 },
+};

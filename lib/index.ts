@@ -1,0 +1,35 @@
+/**
+ * moekit: DeepSeek-style Mixture-of-Experts inference kernels for Node.js.
+ *
+ * @example
+ * ```ts
+ * import { device } from 'moekit';
+ * const dev = device();                       // first GPU, else the CPU
+ * using a = dev.tensor(new Float32Array(64 * 128).fill(1), { shape: [64, 128], dtype: 'bf16' });
+ * console.log(await a.toArray());
+ * ```
+ * @module
+ */
+export { DTYPES, type DType, type FloatDType, type Fp8Format, type ArrayFor, dtypeSize, isFloatDType } from './dtype.js';
+export {
+  MoekitError,
+  DisposedError,
+  UnsupportedError,
+  OutOfMemoryError,
+  KernelError,
+  BindingLoadError,
+} from './errors.js';
+export {
+  Device,
+  device,
+  devices,
+  cudaStatus,
+  type DeviceSpec,
+  type DeviceInfo,
+  type MemoryInfo,
+  type CudaStatus,
+  type TensorOptions,
+  type AllocOptions,
+} from './device.js';
+export { Tensor, type TensorData } from './tensor.js';
+export { buildInfo, type BuildInfo } from './info.js';

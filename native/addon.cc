@@ -1,0 +1,37 @@
+// The addon's entry point: registers each op family. Everything else lives
+// in native/ops/ (argument checks, parameters) and the backends.
+#include <napi.h>
+
+#include "binding/addon_data.h"
+#include "device/cuda_runtime_host.h"
+#include "ops/register.h"
+
+namespace {
+
+Napi::Value build_info(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("cuda", moekit::cuda_built());
+#ifdef MOEKIT_CUDA_ARCHITECTURES
+  o.Set("cudaArchitectures", MOEKIT_CUDA_ARCHITECTURES);
+#else
+  o.Set("cudaArchitectures", "");
+#endif
+#ifdef MOEKIT_CUDA_COMPILER_VERSION
+  o.Set("cudaCompilerVersion", MOEKIT_CUDA_COMPILER_VERSION);
+#else
+  o.Set("cudaCompilerVersion", "");
+#endif
+  o.Set("napiVersion", NAPI_VERSION);
+  return o;
+}
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new moekit::AddonData());
+  exports.Set("buildInfo", Napi::Function::New(env, build_info, "buildInfo"));
+  moekit::register_runtime(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(moekit, init)

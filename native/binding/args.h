@@ -1,0 +1,37 @@
+// Reading binding arguments with errors in the house format:
+// "<op>: <arg> must be <expected>, got <actual>". lib/ checks JS types first
+// with the same wording; these checks are the native safety net and the
+// only check of shapes, dtypes and devices.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+#include "../core/tensor.h"
+
+namespace moekit {
+
+// "undefined", "a number (3.5)", "a string ('x')", "an array", ...
+std::string describe_value(const Napi::Value& v);
+
+std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+double arg_number(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+// An integer in [lo, hi].
+int64_t arg_int(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name, int64_t lo, int64_t hi);
+DType arg_dtype(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+DType parse_dtype(const std::string& s, const char* op, const char* name);
+// An array of non-negative integers whose element count fits in memory sizes.
+Shape arg_shape(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+Device& arg_device(const Napi::CallbackInfo& info, size_t i, const char* op);
+const TensorRef& arg_tensor(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+
+// Checks used by ops.
+void expect_dtype(const TensorRef& t, DType want, const char* op, const char* name);
+void expect_rank(const TensorRef& t, int rank, const char* op, const char* name);
+void expect_same_device(const TensorRef& a, const TensorRef& b, const char* op, const char* name_a, const char* name_b);
+
+Napi::Value shape_to_js(Napi::Env env, const Shape& shape);
+
+}  // namespace moekit

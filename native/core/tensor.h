@@ -1,0 +1,42 @@
+// What a tensor is to the native code: a buffer, a dtype and a row-major
+// contiguous shape. Views (reshape) share the buffer. Ops read their inputs
+// and write fresh outputs, so a tensor's contents never change once produced.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../../cuda/common/dtype.h"
+#include "device.h"
+
+namespace moekit {
+
+using Shape = std::vector<int64_t>;
+
+int64_t shape_numel(const Shape& shape);
+std::string shape_string(const Shape& shape);  // "[2, 3]"
+
+struct TensorRef {
+  std::shared_ptr<Storage> storage;
+  DType dtype = DType::F32;
+  Shape shape;
+
+  Device& device() const { return storage->device(); }
+  int64_t numel() const { return shape_numel(shape); }
+  size_t nbytes() const { return static_cast<size_t>(numel() * dtype_size(dtype)); }
+  void* data() const { return storage->data(); }
+  template <typename T>
+  T* data_as() const {
+    return static_cast<T*>(storage->data());
+  }
+  int64_t dim(int i) const { return shape[static_cast<size_t>(i < 0 ? i + static_cast<int>(shape.size()) : i)]; }
+  int rank() const { return static_cast<int>(shape.size()); }
+};
+
+// A new tensor of `dtype` and `shape` on `device` (memory allocated now, on
+// the calling thread; contents written by queued work).
+TensorRef allocate_tensor(Device& device, DType dtype, const Shape& shape);
+
+}  // namespace moekit

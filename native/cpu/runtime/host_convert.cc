@@ -1,0 +1,40 @@
+#include "host_convert.h"
+
+#include "../../../cuda/common/float_convert.h"
+#include "../../core/thread_pool.h"
+
+namespace moekit {
+
+namespace {
+
+constexpr int64_t CONVERT_CHUNK = 1 << 16;
+
+template <typename T>
+void convert_from(const T* src, int64_t n, void* dst, DType dtype) {
+  parallel_for(n, CONVERT_CHUNK, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) store_from_double(dst, dtype, i, static_cast<double>(src[i]));
+  });
+}
+
+}  // namespace
+
+void convert_host_array(const void* src, HostArray src_type, int64_t n, void* dst, DType dtype) {
+  switch (src_type) {
+    case HostArray::I8: convert_from(static_cast<const int8_t*>(src), n, dst, dtype); break;
+    case HostArray::U8: convert_from(static_cast<const uint8_t*>(src), n, dst, dtype); break;
+    case HostArray::I16: convert_from(static_cast<const int16_t*>(src), n, dst, dtype); break;
+    case HostArray::U16: convert_from(static_cast<const uint16_t*>(src), n, dst, dtype); break;
+    case HostArray::I32: convert_from(static_cast<const int32_t*>(src), n, dst, dtype); break;
+    case HostArray::U32: convert_from(static_cast<const uint32_t*>(src), n, dst, dtype); break;
+    case HostArray::F32: convert_from(static_cast<const float*>(src), n, dst, dtype); break;
+    case HostArray::F64: convert_from(static_cast<const double*>(src), n, dst, dtype); break;
+  }
+}
+
+void decode_to_f32(const void* src, DType dtype, int64_t n, float* dst) {
+  parallel_for(n, CONVERT_CHUNK, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) dst[i] = load_as_float(src, dtype, i);
+  });
+}
+
+}  // namespace moekit

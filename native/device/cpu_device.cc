@@ -1,0 +1,92 @@
+#include "cpu_device.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include "../core/thread_pool.h"
+#include "cuda_runtime_host.h"
+
+namespace moekit {
+
+namespace {
+
+constexpr size_t HOST_ALIGNMENT = 64;
+constexpr int64_t COPY_CHUNK_BYTES = 1 << 20;
+
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  }
+  return "CPU";
+}
+
+struct ClockMarker final : Marker {
+  std::chrono::steady_clock::time_point at = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
+void host_copy(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0 || dst == src) return;
+  parallel_for(static_cast<int64_t>(bytes), COPY_CHUNK_BYTES, [&](int64_t begin, int64_t end) {
+    std::memcpy(static_cast<char*>(dst) + begin, static_cast<const char*>(src) + begin, static_cast<size_t>(end - begin));
+  });
+}
+
+CpuDevice::CpuDevice() : Device(DeviceKind::Cpu, 0) {
+  info_.kind = DeviceKind::Cpu;
+  info_.ordinal = 0;
+  info_.id = "cpu";
+  info_.name = cpu_model_name();
+  info_.total_memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  info_.threads = cpu_thread_count();
+  start_queue(nullptr);
+}
+
+DeviceInfo CpuDevice::info() const { return info_; }
+
+void* CpuDevice::raw_allocate(size_t bytes, bool pinned) {
+  if (bytes > info_.total_memory) return nullptr;
+  if (pinned) return cuda_host_alloc_pinned(bytes);
+  const size_t rounded = (bytes + HOST_ALIGNMENT - 1) / HOST_ALIGNMENT * HOST_ALIGNMENT;
+  return std::aligned_alloc(HOST_ALIGNMENT, rounded);
+}
+
+void CpuDevice::raw_free(void* data, size_t, bool pinned) {
+  if (pinned) {
+    cuda_host_free_pinned(data);
+  } else {
+    std::free(data);
+  }
+}
+
+void CpuDevice::retry_after_out_of_memory() { queue().drain(); }
+
+void CpuDevice::copy_to_host(ExecContext&, void* dst, const void* src, size_t bytes) { host_copy(dst, src, bytes); }
+void CpuDevice::copy_from_host(ExecContext&, void* dst, const void* src, size_t bytes) { host_copy(dst, src, bytes); }
+void CpuDevice::copy_within(ExecContext&, void* dst, const void* src, size_t bytes) { host_copy(dst, src, bytes); }
+
+void CpuDevice::fill_bytes(ExecContext&, void* dst, int value, size_t bytes) {
+  parallel_for(static_cast<int64_t>(bytes), COPY_CHUNK_BYTES, [&](int64_t begin, int64_t end) {
+    std::memset(static_cast<char*>(dst) + begin, value, static_cast<size_t>(end - begin));
+  });
+}
+
+std::unique_ptr<Marker> CpuDevice::record_marker(ExecContext&) { return std::make_unique<ClockMarker>(); }
+
+double CpuDevice::elapsed_ms(const Marker& start, const Marker& end) {
+  const auto& a = static_cast<const ClockMarker&>(start);
+  const auto& b = static_cast<const ClockMarker&>(end);
+  return std::chrono::duration<double, std::milli>(b.at - a.at).count();
+}
+
+}  // namespace moekit

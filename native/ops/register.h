@@ -1,0 +1,10 @@
+// One register_<family>() per op family; native/addon.cc only calls them.
+#pragma once
+
+#include <napi.h>
+
+namespace moekit {
+
+void register_runtime(Napi::Env env, Napi::Object exports);
+
+}  // namespace moekit

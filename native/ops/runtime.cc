@@ -1,0 +1,413 @@
+// Devices and tensors: creation, reads, copies between devices, casts,
+// views, synchronization, memory statistics and timing markers.
+#include <napi.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "../../cuda/runtime/cast.h"
+#include "../binding/addon_data.h"
+#include "../binding/args.h"
+#include "../binding/js_errors.h"
+#include "../binding/tensor_handle.h"
+#include "../cpu/runtime/host_convert.h"
+#include "../device/registry.h"
+#include "register.h"
+
+namespace moekit {
+
+namespace {
+
+// Opened by one queue, awaited by another: orders work across devices.
+class Latch {
+ public:
+  void open() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+const char* kind_name(DeviceKind k) { return k == DeviceKind::Cpu ? "cpu" : "cuda"; }
+
+Napi::Object info_to_js(Napi::Env env, const DeviceInfo& d) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("id", d.id);
+  o.Set("kind", kind_name(d.kind));
+  o.Set("ordinal", d.ordinal);
+  o.Set("name", d.name);
+  o.Set("totalMemory", static_cast<double>(d.total_memory));
+  if (d.kind == DeviceKind::Cpu) {
+    o.Set("threads", d.threads);
+  } else {
+    Napi::Array cc = Napi::Array::New(env, 2);
+    cc.Set(0u, d.cc_major);
+    cc.Set(1u, d.cc_minor);
+    o.Set("computeCapability", cc);
+    o.Set("smCount", d.sm_count);
+    o.Set("l2Bytes", static_cast<double>(d.l2_bytes));
+    o.Set("sharedMemoryPerBlockOptin", static_cast<double>(d.shared_memory_per_block_optin));
+    o.Set("sharedMemoryPerSm", static_cast<double>(d.shared_memory_per_sm));
+    o.Set("clockKhz", d.clock_khz);
+    o.Set("memoryClockKhz", d.memory_clock_khz);
+    o.Set("memoryBusWidth", d.memory_bus_width);
+    o.Set("driverVersion", d.driver_version);
+    o.Set("runtimeVersion", d.runtime_version);
+  }
+  return o;
+}
+
+Napi::Value devices(const Napi::CallbackInfo& info) {
+  const auto infos = device_infos();
+  Napi::Array a = Napi::Array::New(info.Env(), infos.size());
+  for (size_t i = 0; i < infos.size(); ++i) a.Set(static_cast<uint32_t>(i), info_to_js(info.Env(), infos[i]));
+  return a;
+}
+
+Napi::Value cuda_status(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const CudaProbe& p = cuda_probe();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("built", cuda_built());
+  o.Set("available", !p.devices.empty());
+  o.Set("reason", p.unavailable_reason);
+  Napi::Array skipped = Napi::Array::New(env, p.skipped.size());
+  for (size_t i = 0; i < p.skipped.size(); ++i) skipped.Set(static_cast<uint32_t>(i), p.skipped[i]);
+  o.Set("skipped", skipped);
+  o.Set("runtimeVersion", cuda_runtime_version());
+  o.Set("driverVersion", cuda_driver_version());
+  return o;
+}
+
+HostArray host_array_type(napi_typedarray_type t, const char* op) {
+  switch (t) {
+    case napi_int8_array: return HostArray::I8;
+    case napi_uint8_array: return HostArray::U8;
+    case napi_uint8_clamped_array: return HostArray::U8;
+    case napi_int16_array: return HostArray::I16;
+    case napi_uint16_array: return HostArray::U16;
+    case napi_int32_array: return HostArray::I32;
+    case napi_uint32_array: return HostArray::U32;
+    case napi_float32_array: return HostArray::F32;
+    case napi_float64_array: return HostArray::F64;
+    default: throw_type_error(op, "data", "a numeric typed array other than BigInt64Array/BigUint64Array", "a BigInt typed array");
+  }
+}
+
+// fromData(device, dtype, shape, data: TypedArray, raw: boolean)
+// raw: data's bytes are the storage bytes (byte length must match);
+// otherwise each element is converted to dtype.
+Napi::Value from_data(const Napi::CallbackInfo& info) {
+  const char* op = "tensor";
+  Device& device = arg_device(info, 0, op);
+  const DType dtype = arg_dtype(info, 1, op, "dtype");
+  const Shape shape = arg_shape(info, 2, op, "shape");
+  if (info.Length() < 4 || !info[3].IsTypedArray()) throw_type_error(op, "data", "a typed array", describe_value(info.Length() < 4 ? info.Env().Undefined() : info[3]));
+  const bool raw = arg_bool(info, 4, op, "raw");
+  Napi::TypedArray data = info[3].As<Napi::TypedArray>();
+  const int64_t numel = shape_numel(shape);
+  const size_t nbytes = static_cast<size_t>(numel * dtype_size(dtype));
+  const HostArray src_type = host_array_type(data.TypedArrayType(), op);
+  if (raw) {
+    if (data.ByteLength() != nbytes) {
+      throw_range_error(op, "data", std::to_string(nbytes) + " bytes (shape " + shape_string(shape) + " of " + dtype_name(dtype) + ")",
+                        std::to_string(data.ByteLength()) + " bytes");
+    }
+  } else if (static_cast<int64_t>(data.ElementLength()) != numel) {
+    throw_range_error(op, "data", std::to_string(numel) + " elements (shape " + shape_string(shape) + ")",
+                      std::to_string(data.ElementLength()) + " elements");
+  }
+  TensorRef out = allocate_tensor(device, dtype, shape);
+  // Copy now: the caller may change its array as soon as we return.
+  auto staged = std::make_shared<std::vector<uint8_t>>(data.ByteLength());
+  if (!staged->empty()) {
+    std::memcpy(staged->data(), static_cast<const uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset(), data.ByteLength());
+  }
+  device.enqueue([out, staged, raw, src_type, numel, nbytes](ExecContext& ctx) {
+    if (nbytes == 0) return;
+    if (raw) {
+      ctx.device.copy_from_host(ctx, out.data(), staged->data(), nbytes);
+    } else if (ctx.device.kind() == DeviceKind::Cpu) {
+      convert_host_array(staged->data(), src_type, numel, out.data(), out.dtype);
+    } else {
+      std::vector<uint8_t> converted(nbytes);
+      convert_host_array(staged->data(), src_type, numel, converted.data(), out.dtype);
+      ctx.device.copy_from_host(ctx, out.data(), converted.data(), nbytes);
+    }
+  });
+  return TensorHandle::wrap(info.Env(), std::move(out));
+}
+
+// empty(device, dtype, shape, pinned) / zeros(...)
+Napi::Value make_tensor(const Napi::CallbackInfo& info, const char* op, bool zero) {
+  Device& device = arg_device(info, 0, op);
+  const DType dtype = arg_dtype(info, 1, op, "dtype");
+  const Shape shape = arg_shape(info, 2, op, "shape");
+  const bool pinned = arg_bool(info, 3, op, "pinned");
+  if (pinned && device.kind() != DeviceKind::Cpu) throw_type_error(op, "pinned", "false for a GPU tensor (only host tensors are pinned)", "true");
+  if (pinned && cuda_probe().devices.empty()) throw_unsupported(std::string(op) + ": pinned host memory needs a CUDA device: " + cuda_probe().unavailable_reason);
+  TensorRef out;
+  out.dtype = dtype;
+  out.shape = shape;
+  out.storage = device.allocate(out.nbytes(), pinned);
+  if (zero && out.nbytes() > 0) {
+    device.enqueue([out](ExecContext& ctx) { ctx.device.fill_bytes(ctx, out.data(), 0, out.nbytes()); });
+  }
+  return TensorHandle::wrap(info.Env(), std::move(out));
+}
+
+Napi::Value empty(const Napi::CallbackInfo& info) { return make_tensor(info, "empty", false); }
+Napi::Value zeros(const Napi::CallbackInfo& info) { return make_tensor(info, "zeros", true); }
+
+Napi::Value external_buffer(Napi::Env env, std::vector<uint8_t>* bytes) {
+  if (bytes->empty()) {
+    delete bytes;
+    return Napi::ArrayBuffer::New(env, 0);
+  }
+  return Napi::ArrayBuffer::New(env, bytes->data(), bytes->size(),
+                                [](Napi::Env, void*, std::vector<uint8_t>* v) { delete v; }, bytes);
+}
+
+// read(tensor, decode) -> Promise<ArrayBuffer>: raw storage bytes, or with
+// decode the elements as f32 (float dtypes; integers come back raw).
+Napi::Value read(const Napi::CallbackInfo& info) {
+  const TensorRef& t = arg_tensor(info, 0, "read", "tensor");
+  const bool decode = arg_bool(info, 1, "read", "decode") && dtype_is_float(t.dtype) && t.dtype != DType::F32;
+  auto pending = std::make_shared<PendingPromise>(info.Env());
+  Napi::Promise promise = pending->promise();
+  t.device().enqueue([t, decode, pending](ExecContext& ctx) {
+    try {
+      auto raw = std::make_unique<std::vector<uint8_t>>(t.nbytes());
+      ctx.device.copy_to_host(ctx, raw->data(), t.data(), t.nbytes());
+      if (auto error = ctx.device.take_error()) {
+        pending->reject(*error);
+        return;
+      }
+      if (decode) {
+        auto f32 = std::make_unique<std::vector<uint8_t>>(static_cast<size_t>(t.numel()) * sizeof(float));
+        decode_to_f32(raw->data(), t.dtype, t.numel(), reinterpret_cast<float*>(f32->data()));
+        raw = std::move(f32);
+      }
+      std::vector<uint8_t>* bytes = raw.release();
+      pending->resolve([bytes](Napi::Env env) { return external_buffer(env, bytes); });
+    } catch (const Error& e) {
+      pending->reject(e);
+    } catch (const std::exception& e) {
+      pending->reject(Error(ErrorCode::Kernel, e.what()));
+    }
+  });
+  return promise;
+}
+
+// copyTo(tensor, device, pinned) -> a copy on `device`.
+Napi::Value copy_to(const Napi::CallbackInfo& info) {
+  const char* op = "to";
+  const TensorRef src = arg_tensor(info, 0, op, "tensor");
+  Device& dst_device = arg_device(info, 1, op);
+  const bool pinned = arg_bool(info, 2, op, "pinned");
+  if (pinned && dst_device.kind() != DeviceKind::Cpu) throw_type_error(op, "pinned", "false for a GPU tensor (only host tensors are pinned)", "true");
+  if (pinned && cuda_probe().devices.empty()) throw_unsupported(std::string(op) + ": pinned host memory needs a CUDA device: " + cuda_probe().unavailable_reason);
+  TensorRef dst;
+  dst.dtype = src.dtype;
+  dst.shape = src.shape;
+  dst.storage = dst_device.allocate(src.nbytes(), pinned);
+  Device& src_device = src.device();
+  const size_t n = src.nbytes();
+  if (&src_device == &dst_device) {
+    src_device.enqueue([src, dst, n](ExecContext& ctx) { ctx.device.copy_within(ctx, dst.data(), src.data(), n); });
+  } else if (src_device.kind() == DeviceKind::Cpu) {
+    // The GPU queue copies once the CPU queue has produced the source.
+    auto ready = std::make_shared<Latch>();
+    src_device.enqueue([ready](ExecContext&) { ready->open(); });
+    dst_device.enqueue([ready, src, dst, n](ExecContext& ctx) {
+      ready->wait();
+      ctx.device.copy_from_host(ctx, dst.data(), src.data(), n);
+    });
+  } else if (dst_device.kind() == DeviceKind::Cpu) {
+    // The GPU queue writes the host buffer; the CPU queue waits for it.
+    auto ready = std::make_shared<Latch>();
+    src_device.enqueue([ready, src, dst, n](ExecContext& ctx) {
+      struct OpenOnExit {
+        Latch& l;
+        ~OpenOnExit() { l.open(); }
+      } open_on_exit{*ready};
+      ctx.device.copy_to_host(ctx, dst.data(), src.data(), n);
+    });
+    dst_device.enqueue([ready](ExecContext&) { ready->wait(); });
+  } else {
+    // Between GPUs, through host memory.
+    auto staged = std::make_shared<std::vector<uint8_t>>(n);
+    auto ready = std::make_shared<Latch>();
+    src_device.enqueue([ready, staged, src, n](ExecContext& ctx) {
+      struct OpenOnExit {
+        Latch& l;
+        ~OpenOnExit() { l.open(); }
+      } open_on_exit{*ready};
+      ctx.device.copy_to_host(ctx, staged->data(), src.data(), n);
+    });
+    dst_device.enqueue([ready, staged, dst, n](ExecContext& ctx) {
+      ready->wait();
+      ctx.device.copy_from_host(ctx, dst.data(), staged->data(), n);
+    });
+  }
+  return TensorHandle::wrap(info.Env(), std::move(dst));
+}
+
+Napi::Value cast(const Napi::CallbackInfo& info) {
+  const TensorRef src = arg_tensor(info, 0, "cast", "tensor");
+  const DType dtype = arg_dtype(info, 1, "cast", "dtype");
+  TensorRef dst = allocate_tensor(src.device(), dtype, src.shape);
+  src.device().enqueue([src, dst](ExecContext& ctx) {
+    const CastParams p{src.data(), dst.data(), src.dtype, dst.dtype, src.numel()};
+    if (ctx.device.kind() == DeviceKind::Cpu) {
+      cast_cpu(p);
+    } else {
+#ifdef MOEKIT_WITH_CUDA
+      cast_v1(p, ctx.stream);
+#endif
+    }
+  });
+  return TensorHandle::wrap(info.Env(), std::move(dst));
+}
+
+Napi::Value reshape(const Napi::CallbackInfo& info) {
+  const TensorRef& src = arg_tensor(info, 0, "reshape", "tensor");
+  Shape shape = arg_shape(info, 1, "reshape", "shape");
+  if (shape_numel(shape) != src.numel()) {
+    throw_range_error("reshape", "shape", "a shape of " + std::to_string(src.numel()) + " elements (as " + shape_string(src.shape) + ")",
+                      shape_string(shape) + " (" + std::to_string(shape_numel(shape)) + " elements)");
+  }
+  TensorRef view = src;
+  view.shape = std::move(shape);
+  return TensorHandle::wrap(info.Env(), std::move(view));
+}
+
+Napi::Value synchronize(const Napi::CallbackInfo& info) {
+  Device& device = arg_device(info, 0, "synchronize");
+  auto pending = std::make_shared<PendingPromise>(info.Env());
+  Napi::Promise promise = pending->promise();
+  device.enqueue([pending](ExecContext& ctx) {
+    try {
+      ctx.device.finish(ctx);
+      if (auto error = ctx.device.take_error()) {
+        pending->reject(*error);
+      } else {
+        pending->resolve(nullptr);
+      }
+    } catch (const Error& e) {
+      pending->reject(e);
+    }
+  });
+  return promise;
+}
+
+Napi::Value memory(const Napi::CallbackInfo& info) {
+  Device& device = arg_device(info, 0, "memory");
+  const MemoryStats m = device.memory();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("bytes", static_cast<double>(m.bytes));
+  o.Set("buffers", static_cast<double>(m.buffers));
+  o.Set("tensors", static_cast<double>(m.tensors));
+  if (device.kind() == DeviceKind::Cuda) {
+    o.Set("reserved", static_cast<double>(m.reserved));
+    o.Set("deviceFree", static_cast<double>(m.device_free));
+    o.Set("deviceTotal", static_cast<double>(m.device_total));
+  }
+  return o;
+}
+
+Napi::Value set_poison(const Napi::CallbackInfo& info) {
+  Device& device = arg_device(info, 0, "setPoison");
+  device.set_poison(arg_bool(info, 1, "setPoison", "on"));
+  return info.Env().Undefined();
+}
+
+// Timing markers: marker(device) records a point in the device's queue;
+// elapsed(a, b) resolves to the milliseconds between two markers.
+struct MarkerBox {
+  Device* device = nullptr;
+  std::unique_ptr<Marker> marker;  // set by the queue
+};
+
+const napi_type_tag MARKER_TAG = {0x6d6f656b69742d6dull, 0x61726b65722d7631ull};
+
+Napi::Value marker(const Napi::CallbackInfo& info) {
+  Device& device = arg_device(info, 0, "marker");
+  auto* box = new std::shared_ptr<MarkerBox>(std::make_shared<MarkerBox>());
+  (*box)->device = &device;
+  std::shared_ptr<MarkerBox> shared = *box;
+  device.enqueue([shared](ExecContext& ctx) { shared->marker = ctx.device.record_marker(ctx); });
+  auto ext = Napi::External<std::shared_ptr<MarkerBox>>::New(info.Env(), box,
+                                                              [](Napi::Env, std::shared_ptr<MarkerBox>* b) { delete b; });
+  ext.TypeTag(&MARKER_TAG);
+  return ext;
+}
+
+std::shared_ptr<MarkerBox> arg_marker(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Napi::Value v = i < info.Length() ? info[i] : info.Env().Undefined();
+  if (!v.IsExternal() || !v.As<Napi::External<std::shared_ptr<MarkerBox>>>().CheckTypeTag(&MARKER_TAG)) {
+    throw_type_error("elapsed", name, "a marker", describe_value(v));
+  }
+  return *v.As<Napi::External<std::shared_ptr<MarkerBox>>>().Data();
+}
+
+Napi::Value elapsed(const Napi::CallbackInfo& info) {
+  auto start = arg_marker(info, 0, "start");
+  auto end = arg_marker(info, 1, "end");
+  if (start->device != end->device) throw_type_error("elapsed", "end", "a marker of the same device as start", "one of another device");
+  auto pending = std::make_shared<PendingPromise>(info.Env());
+  Napi::Promise promise = pending->promise();
+  start->device->enqueue([pending, start, end](ExecContext& ctx) {
+    try {
+      ctx.device.finish(ctx);
+      if (auto error = ctx.device.take_error()) {
+        pending->reject(*error);
+        return;
+      }
+      if (!start->marker || !end->marker) {
+        pending->reject(Error(ErrorCode::Kernel, "elapsed: a marker was not recorded because earlier queued work failed"));
+        return;
+      }
+      const double ms = ctx.device.elapsed_ms(*start->marker, *end->marker);
+      pending->resolve([ms](Napi::Env env) { return Napi::Number::New(env, ms); });
+    } catch (const Error& e) {
+      pending->reject(e);
+    }
+  });
+  return promise;
+}
+
+}  // namespace
+
+void register_runtime(Napi::Env env, Napi::Object exports) {
+  TensorHandle::define(env, exports);
+  exports.Set("devices", Napi::Function::New<guarded<devices>>(env, "devices"));
+  exports.Set("cudaStatus", Napi::Function::New<guarded<cuda_status>>(env, "cudaStatus"));
+  exports.Set("fromData", Napi::Function::New<guarded<from_data>>(env, "fromData"));
+  exports.Set("empty", Napi::Function::New<guarded<empty>>(env, "empty"));
+  exports.Set("zeros", Napi::Function::New<guarded<zeros>>(env, "zeros"));
+  exports.Set("read", Napi::Function::New<guarded<read>>(env, "read"));
+  exports.Set("copyTo", Napi::Function::New<guarded<copy_to>>(env, "copyTo"));
+  exports.Set("cast", Napi::Function::New<guarded<cast>>(env, "cast"));
+  exports.Set("reshape", Napi::Function::New<guarded<reshape>>(env, "reshape"));
+  exports.Set("synchronize", Napi::Function::New<guarded<synchronize>>(env, "synchronize"));
+  exports.Set("memory", Napi::Function::New<guarded<memory>>(env, "memory"));
+  exports.Set("setPoison", Napi::Function::New<guarded<set_poison>>(env, "setPoison"));
+  exports.Set("marker", Napi::Function::New<guarded<marker>>(env, "marker"));
+  exports.Set("elapsed", Napi::Function::New<guarded<elapsed>>(env, "elapsed"));
+}
+
+}  // namespace moekit
