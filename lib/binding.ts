@@ -97,6 +97,8 @@ export interface NativeBinding {
   setPoison(device: string, on: boolean): void;
   marker(device: string): NativeMarker;
   elapsed(start: NativeMarker, end: NativeMarker): Promise<number>;
+  fp8Encode(values: Float32Array | Float64Array, format: 'e4m3' | 'e5m2', saturate: boolean): Uint8Array;
+  fp8Decode(codes: Uint8Array, format: 'e4m3' | 'e5m2'): Float32Array;
 }
 
 /** The package root (where package.json is), from lib/ or dist/lib/. */

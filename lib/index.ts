@@ -33,3 +33,4 @@ export {
 } from './device.js';
 export { Tensor, type TensorData } from './tensor.js';
 export { buildInfo, type BuildInfo } from './info.js';
+export * as fp8 from './fp8.js';

@@ -29,6 +29,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new moekit::AddonData());
   exports.Set("buildInfo", Napi::Function::New(env, build_info, "buildInfo"));
   moekit::register_runtime(env, exports);
+  moekit::register_fp8(env, exports);
   return exports;
 }
 

@@ -6,5 +6,6 @@
 namespace moekit {
 
 void register_runtime(Napi::Env env, Napi::Object exports);
+void register_fp8(Napi::Env env, Napi::Object exports);
 
 }  // namespace moekit
