@@ -99,6 +99,22 @@ export interface NativeBinding {
   elapsed(start: NativeMarker, end: NativeMarker): Promise<number>;
   fp8Encode(values: Float32Array | Float64Array, format: 'e4m3' | 'e5m2', saturate: boolean): Uint8Array;
   fp8Decode(codes: Uint8Array, format: 'e4m3' | 'e5m2'): Float32Array;
+  quantize(x: NativeTensor, format: 'e4m3' | 'e5m2', block: NativeQuantBlock, ue8m0: boolean, impl: string): [NativeTensor, NativeTensor];
+  dequantize(values: NativeTensor, scales: NativeTensor, block: NativeQuantBlock, dtype: DType): NativeTensor;
+  checkQuantized(values: NativeTensor, scales: NativeTensor, block: NativeQuantBlock): void;
+  gemm(a: NativeTensor, b: NativeTensor, outDtype: DType, impl: string): NativeTensor;
+  fp8Gemm(aValues: NativeTensor, aScales: NativeTensor, bValues: NativeTensor, bScales: NativeTensor, outDtype: DType, impl: string): NativeTensor;
+  kernelVersions(): Record<string, NativeKernelVersion[]>;
+}
+
+export type NativeQuantBlock = 'row128' | 'tile128' | 'tensor';
+
+export interface NativeKernelVersion {
+  name: string;
+  idea: string;
+  minSm: number;
+  maxSm: number;
+  verifiedOn: string;
 }
 
 /** The package root (where package.json is), from lib/ or dist/lib/. */

@@ -32,5 +32,17 @@ export {
   type AllocOptions,
 } from './device.js';
 export { Tensor, type TensorData } from './tensor.js';
-export { buildInfo, type BuildInfo } from './info.js';
+export { buildInfo, kernelVersions, type BuildInfo, type KernelVersionInfo } from './info.js';
 export * as fp8 from './fp8.js';
+export {
+  quantize,
+  dequantize,
+  asQuantized,
+  Quantized,
+  type QuantBlock,
+  type QuantizeOptions,
+  type DequantizeOptions,
+  type ScaleFormat,
+  type Impl,
+} from './quantize.js';
+export { gemm, fp8Gemm, type GemmOptions, type Fp8GemmOptions } from './gemm.js';

@@ -20,3 +20,30 @@ export interface BuildInfo {
 export function buildInfo(): BuildInfo {
   return binding().buildInfo();
 }
+
+/** A CUDA version of an op, and where it has been verified. */
+export interface KernelVersionInfo {
+  /** `'v1'`, `'v2'`, ... (pass as `impl`). */
+  readonly name: string;
+  /** What makes the version what it is. */
+  readonly idea: string;
+  /** Lowest compute capability, e.g. 80 for 8.0. */
+  readonly minSm: number;
+  /** Highest compute capability (0: no limit). */
+  readonly maxSm: number;
+  /**
+   * Architectures where it passed the CUDA tests on a real GPU (e.g.
+   * `['sm_90']`). `impl: 'auto'` only picks verified versions (else v1).
+   */
+  readonly verifiedOn: readonly string[];
+}
+
+/** The CUDA versions of each op (empty lists when the build has no CUDA). */
+export function kernelVersions(): Record<string, readonly KernelVersionInfo[]> {
+  const raw = binding().kernelVersions();
+  const out: Record<string, KernelVersionInfo[]> = {};
+  for (const [op, list] of Object.entries(raw)) {
+    out[op] = list.map((v) => ({ ...v, verifiedOn: v.verifiedOn ? v.verifiedOn.split(',') : [] }));
+  }
+  return out;
+}

@@ -30,6 +30,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("buildInfo", Napi::Function::New(env, build_info, "buildInfo"));
   moekit::register_runtime(env, exports);
   moekit::register_fp8(env, exports);
+  moekit::register_quantize(env, exports);
+  moekit::register_gemm(env, exports);
   return exports;
 }
 

@@ -2,6 +2,8 @@
 //   v1: grid-stride loop over elements through the shared double path; any sm.
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "../common/check.h"
 #include "../common/float_convert.h"
 #include "../common/math.h"
@@ -23,10 +25,10 @@ __global__ void cast_v1_kernel(const CastParams p) {
 
 }  // namespace
 
-void cast_v1(const CastParams& p, void* stream) {
+void cast_v1(const CastParams& p, cudaStream_t stream) {
   if (p.n == 0) return;
   const int64_t blocks = std::min<int64_t>(ceil_div<int64_t>(p.n, CAST_THREADS), CAST_MAX_BLOCKS);
-  cast_v1_kernel<<<static_cast<unsigned>(blocks), CAST_THREADS, 0, static_cast<cudaStream_t>(stream)>>>(p);
+  cast_v1_kernel<<<static_cast<unsigned>(blocks), CAST_THREADS, 0, stream>>>(p);
   MOEKIT_CUDA_CHECK_LAUNCH();
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "../common/dtype.h"
+#include "../common/stream.h"
 
 namespace moekit {
 
@@ -22,6 +23,6 @@ struct CastParams {
 };
 
 void cast_cpu(const CastParams& p);
-void cast_v1(const CastParams& p, void* stream);  // stream: cudaStream_t
+void cast_v1(const CastParams& p, cudaStream_t stream);
 
 }  // namespace moekit

@@ -7,5 +7,7 @@ namespace moekit {
 
 void register_runtime(Napi::Env env, Napi::Object exports);
 void register_fp8(Napi::Env env, Napi::Object exports);
+void register_quantize(Napi::Env env, Napi::Object exports);
+void register_gemm(Napi::Env env, Napi::Object exports);
 
 }  // namespace moekit

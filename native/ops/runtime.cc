@@ -276,7 +276,7 @@ Napi::Value cast(const Napi::CallbackInfo& info) {
       cast_cpu(p);
     } else {
 #ifdef MOEKIT_WITH_CUDA
-      cast_v1(p, ctx.stream);
+      cast_v1(p, static_cast<cudaStream_t>(ctx.stream));
 #endif
     }
   });

@@ -1,0 +1,93 @@
+/**
+ * Matrix products: `gemm` for f32/bf16/f16 and `fp8Gemm` for block-scaled
+ * FP8. Both are "NT": `C[M, N] = A[M, K] · B[N, K]ᵀ`, weights stored
+ * `[out, in]` as in DeepSeek checkpoints.
+ * @module
+ */
+import { binding } from './binding.js';
+import type { DType } from './dtype.js';
+import { type Impl, Quantized, blockText, parseImpl } from './quantize.js';
+import { Tensor, callNative } from './tensor.js';
+import { checkOneOf, checkOptions, typeError } from './validate.js';
+
+/** Options of {@link gemm}. */
+export interface GemmOptions<O extends 'f32' | 'bf16' | 'f16'> {
+  /** Output dtype (default: the inputs' dtype). */
+  outDtype?: O;
+  /** Kernel choice (default `'auto'`). */
+  impl?: Impl;
+}
+
+/**
+ * `C[M, N] = A[M, K] · B[N, K]ᵀ` with f32 accumulation; `a` and `b` of the
+ * same dtype (f32, bf16 or f16) on the same device.
+ * @throws TypeError / RangeError for mismatched dtypes, shapes or devices.
+ * @example
+ * ```ts
+ * using y = gemm(x, w);               // x [T, 7168] bf16, w [2112, 7168] bf16 -> [T, 2112] bf16
+ * ```
+ */
+export function gemm<O extends 'f32' | 'bf16' | 'f16'>(a: Tensor, b: Tensor, options?: GemmOptions<O>): Tensor<O> {
+  if (!(a instanceof Tensor)) throw typeError('gemm', 'a', 'a Tensor', a);
+  if (!(b instanceof Tensor)) throw typeError('gemm', 'b', 'a Tensor', b);
+  const opts = checkOptions('gemm', options);
+  const outDtype = checkOneOf('gemm', 'options.outDtype', opts.outDtype ?? defaultOut(a.dtype), ['f32', 'bf16', 'f16'] as const);
+  const impl = parseImpl('gemm', opts.impl);
+  const ha = a.handle('gemm', 'a');
+  const hb = b.handle('gemm', 'b');
+  return Tensor.fromNative<O>(callNative(() => binding().gemm(ha, hb, outDtype, impl)));
+}
+
+function defaultOut(dtype: DType): DType {
+  return dtype === 'bf16' || dtype === 'f16' ? dtype : 'f32';
+}
+
+/** Options of {@link fp8Gemm}. */
+export interface Fp8GemmOptions<O extends 'bf16' | 'f32'> {
+  /** Output dtype (default `'bf16'`). */
+  outDtype?: O;
+  /** Kernel choice (default `'auto'`). */
+  impl?: Impl;
+}
+
+function checkOperand(arg: 'a' | 'b', value: unknown, block: 1 | 128): Quantized {
+  const want = block === 1 ? 'quantize(x, { block: [1, 128] })' : 'quantize(w, { block: [128, 128] })';
+  if (value instanceof Tensor) throw typeError('fp8Gemm', arg, `a Quantized (from ${want})`, value);
+  if (!(value instanceof Quantized)) throw typeError('fp8Gemm', arg, `a Quantized (from ${want})`, value);
+  if (value.block === 'tensor' || value.block[0] !== block) {
+    const e = new TypeError(`fp8Gemm: ${arg} must be quantized with block [${block}, 128], got block ${blockText(value.block)}`);
+    (e as { code?: string }).code = 'ERR_MOEKIT_INVALID_ARG';
+    throw e;
+  }
+  return value;
+}
+
+/**
+ * Block-scaled FP8 GEMM (DeepSeek-V3 / DeepGEMM convention):
+ * `C[m, n] = Σ_kb (A[m, kb] · B[n, kb]ᵀ) · a.scales[m, kb] · b.scales[n / 128, kb]`,
+ * each 128-wide K block accumulated in f32 and promoted into an f32
+ * accumulator with its two scales.
+ * @param a - activations `[M, K]` quantized with block `[1, 128]`.
+ * @param b - weights `[N, K]` quantized with block `[128, 128]`.
+ * @throws TypeError for operands that are not quantized with those blocks;
+ *   RangeError for mismatched K or scale shapes; UnsupportedError when a
+ *   named kernel cannot run this shape.
+ * @example
+ * ```ts
+ * using xq = quantize(x, { block: [1, 128] });
+ * using wq = quantize(w, { block: [128, 128] });
+ * using y = fp8Gemm(xq, wq);          // bf16 [M, N]
+ * ```
+ */
+export function fp8Gemm<O extends 'bf16' | 'f32' = 'bf16'>(a: Quantized, b: Quantized, options?: Fp8GemmOptions<O>): Tensor<O> {
+  const qa = checkOperand('a', a, 1);
+  const qb = checkOperand('b', b, 128);
+  const opts = checkOptions('fp8Gemm', options);
+  const outDtype = checkOneOf('fp8Gemm', 'options.outDtype', opts.outDtype ?? 'bf16', ['bf16', 'f32'] as const);
+  const impl = parseImpl('fp8Gemm', opts.impl);
+  const av = qa.values.handle('fp8Gemm', 'a.values');
+  const as = qa.scales.handle('fp8Gemm', 'a.scales');
+  const bv = qb.values.handle('fp8Gemm', 'b.values');
+  const bs = qb.scales.handle('fp8Gemm', 'b.scales');
+  return Tensor.fromNative<O>(callNative(() => binding().fp8Gemm(av, as, bv, bs, outDtype, impl)));
+}

@@ -1,0 +1,60 @@
+// Version tables. `verified_on` lists the architectures where a version has
+// passed the CUDA tests on a real GPU; change it only after such a run
+// (STYLE.md 16). A version never run on a GPU has "" and is reachable only
+// by name (impl: 'vN'); `auto` falls back to v1.
+#include "kernel_tables.h"
+
+namespace moekit {
+
+namespace {
+
+template <typename P>
+const char* always_supported(const P&) {
+  return nullptr;
+}
+
+}  // namespace
+
+#ifdef MOEKIT_WITH_CUDA
+
+const std::vector<KernelVersion<GemmParams>>& gemm_versions() {
+  static const std::vector<KernelVersion<GemmParams>> versions = {
+      {"v1", "tiled SIMT FMA, any dtype", 80, 0, "", gemm_v1_unsupported, gemm_v1},
+  };
+  return versions;
+}
+
+const std::vector<KernelVersion<Fp8GemmParams>>& fp8_gemm_versions() {
+  static const std::vector<KernelVersion<Fp8GemmParams>> versions = {
+      {"v1", "tiled SIMT, FP8 decoded in shared memory, promotion every 128", 80, 0, "", fp8_gemm_v1_unsupported, fp8_gemm_v1},
+  };
+  return versions;
+}
+
+const std::vector<KernelVersion<QuantizeParams>>& quantize_versions() {
+  static const std::vector<KernelVersion<QuantizeParams>> versions = {
+      {"v1", "warp per 1x128 block, block per 128x128 tile", 80, 0, "", always_supported<QuantizeParams>, quantize_v1},
+  };
+  return versions;
+}
+
+#else
+
+const std::vector<KernelVersion<GemmParams>>& gemm_versions() {
+  static const std::vector<KernelVersion<GemmParams>> none;
+  return none;
+}
+
+const std::vector<KernelVersion<Fp8GemmParams>>& fp8_gemm_versions() {
+  static const std::vector<KernelVersion<Fp8GemmParams>> none;
+  return none;
+}
+
+const std::vector<KernelVersion<QuantizeParams>>& quantize_versions() {
+  static const std::vector<KernelVersion<QuantizeParams>> none;
+  return none;
+}
+
+#endif
+
+}  // namespace moekit
