@@ -1,0 +1,21 @@
+// Runs the host programs built from tests/native/*_check.cc: they exercise
+// the kernels' __host__ __device__ logic (tile schedules, index math) on the
+// CPU. The FP8 conversion check runs from tests/fp8/encode.test.ts.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+const checksDir = join(import.meta.dirname, '..', '..', 'build', 'checks');
+const RUN_ELSEWHERE = new Set(['moekit_conversions_check']);
+const checks = existsSync(checksDir) ? readdirSync(checksDir).filter((f) => f.startsWith('moekit_') && !RUN_ELSEWHERE.has(f)) : [];
+const reason = existsSync(checksDir) ? 'no host checks built' : 'build/checks is missing (host checks are built with the CUDA toolkit)';
+
+describe.skipIf(checks.length === 0)(`host checks of device logic${checks.length ? '' : ` (skipped: ${reason})`}`, () => {
+  it.each(checks)('%s', (name) => {
+    const r = spawnSync(join(checksDir, name), ['--quick'], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.error, r.stderr).toBeUndefined();
+    expect(r.status, `${name} failed:\n${r.stdout}\n${r.stderr}`).toBe(0);
+  });
+});
