@@ -34,6 +34,7 @@ const std::vector<KernelVersion<Fp8GemmParams>>& fp8_gemm_versions() {
 const std::vector<KernelVersion<QuantizeParams>>& quantize_versions() {
   static const std::vector<KernelVersion<QuantizeParams>> versions = {
       {"v1", "warp per 1x128 block, block per 128x128 tile", 80, 0, "", always_supported<QuantizeParams>, quantize_v1},
+      {"v2", "16-byte vector loads, tile held in registers", 80, 0, "", quantize_v2_unsupported, quantize_v2},
   };
   return versions;
 }
