@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 import { type Fp8Format, fp8 } from '../../lib/index.js';
-import { expectCodes, f32Bits, f32FromBits, hex, nextDownF32, nextUpF32 } from '../helpers/bits.js';
+import { expectCodes, f32Bits, hex, roundingPoints } from '../helpers/bits.js';
 import { REPO_ROOT } from '../helpers/child.js';
 import { testDevices } from '../helpers/devices.js';
 import { rng } from '../helpers/rng.js';
@@ -122,18 +122,8 @@ function grid(format: Fp8Format): number[] {
 
 /** Every code's value, the midpoints to both neighbours, and 1 f32 ulp either side of each; both signs. */
 function boundarySweep(format: Fp8Format): Float32Array {
-  const g = grid(format);
-  const out: number[] = [];
-  for (let i = 0; i < g.length; i++) {
-    const points = [g[i]!];
-    if (i + 1 < g.length) points.push((g[i]! + g[i + 1]!) / 2);
-    for (const p of points) {
-      const around = [p, nextUpF32(p), p === 0 ? f32FromBits(1) : nextDownF32(p)];
-      for (const x of around) out.push(x, -x);
-    }
-  }
-  out.push(Infinity, -Infinity, 3.4028234663852886e38, -3.4028234663852886e38, 0, -0);
-  return Float32Array.from(out);
+  const specials = [Infinity, -Infinity, 3.4028234663852886e38, -3.4028234663852886e38, 0, -0];
+  return Float32Array.from([...roundingPoints(grid(format)), ...specials]);
 }
 
 /** NaNs with assorted payloads and signs, which Float32Array keeps bit for bit. */

@@ -33,6 +33,25 @@ export function nextDownF32(x: number): number {
   return -nextUpF32(-x);
 }
 
+/**
+ * f32 inputs at every rounding decision of a number format: each point of
+ * `grid` (its non-negative representable values in increasing order, from 0
+ * to one step past the largest finite value), each midpoint between
+ * neighbours, and one f32 ulp either side of all of these, with both signs.
+ */
+export function roundingPoints(grid: readonly number[]): Float32Array {
+  const out: number[] = [];
+  for (let i = 0; i < grid.length; i++) {
+    const points = [grid[i]!];
+    if (i + 1 < grid.length) points.push((grid[i]! + grid[i + 1]!) / 2);
+    for (const p of points) {
+      const f = Math.fround(p);
+      for (const x of [f, nextUpF32(f), f === 0 ? f32FromBits(1) : nextDownF32(f)]) out.push(x, -x);
+    }
+  }
+  return Float32Array.from(out);
+}
+
 /** `0x` and the hex digits of `code`, zero-padded to `digits`. */
 export function hex(code: number, digits = 2): string {
   return `0x${(code >>> 0).toString(16).toUpperCase().padStart(digits, '0')}`;

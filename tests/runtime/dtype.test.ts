@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { DTYPES, type DType, type Device, type Tensor, type TensorData } from '../../lib/index.js';
-import { expectCodes, f32Bits, f32FromBits, nextDownF32, nextUpF32 } from '../helpers/bits.js';
+import { expectCodes, f32Bits, roundingPoints } from '../helpers/bits.js';
 import { cudaDevice, cudaSkipReason, testDevices } from '../helpers/devices.js';
 import {
   type NarrowDType,
@@ -148,24 +148,11 @@ async function codesOfTensor(t: Tensor): Promise<number[]> {
   return codesOf(t.dtype, await t.bytes());
 }
 
-/**
- * f32 inputs at every rounding decision of `format`: each finite value, the
- * midpoints to both neighbours (and to the step past the largest value),
- * and one f32 ulp either side of each, with both signs.
- */
+/** f32 inputs at every rounding decision of `format` (see {@link roundingPoints}). */
 function roundingBoundaries(format: NarrowDType): Float32Array {
   const values = finiteValues(format);
   const top = maxFinite(format);
-  const grid = [...values, top + (top - values[values.length - 2]!)];
-  const out: number[] = [];
-  for (let i = 0; i < grid.length; i++) {
-    const points = [grid[i]!];
-    if (i + 1 < grid.length) points.push((grid[i]! + grid[i + 1]!) / 2);
-    for (const p of points) {
-      for (const x of [p, nextUpF32(p), p === 0 ? f32FromBits(1) : nextDownF32(p)]) out.push(x, -x);
-    }
-  }
-  return Float32Array.from(out);
+  return roundingPoints([...values, top + (top - values[values.length - 2]!)]);
 }
 
 /** Raw storage codes of `dtype` that cover its interesting values. */
