@@ -37,7 +37,7 @@ const NAN = 0x7f;
 const f64 = new Float64Array(1);
 const f64High = new Uint32Array(f64.buffer, 4, 1); // little-endian: sign, exponent and top mantissa bits
 
-/** floor(log2(a)) for a normal double a > 0: its unbiased exponent field. */
+/** floor(log2(a)) for a normal double a > 0 (callers pass nothing below 2^-18): its unbiased exponent field. */
 function exponentOf(a: number): number {
   f64[0] = a;
   return ((f64High[0]! >>> 20) & 0x7ff) - 1023;
@@ -91,13 +91,14 @@ function oracleEncode(format: Fp8Format, x: number, saturate: boolean): number {
   return v === 0 ? sign : sign | codeOfMagnitude(format, v);
 }
 
-/** Oracle codes of `values`, one array per saturation mode. */
+/** The oracle's codes for `values` in one saturation mode. */
 function oracleCodes(format: Fp8Format, values: ArrayLike<number>, saturate: boolean): Uint8Array {
   const out = new Uint8Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = oracleEncode(format, values[i]!, saturate);
   return out;
 }
 
+/** Compares fp8.encode with the oracle on `values`, for both formats and both saturation modes. */
 function checkAllModes(label: string, values: Float32Array | Float64Array): void {
   for (const format of FORMATS) {
     for (const saturate of [true, false]) {
