@@ -26,7 +26,8 @@
 // strides are 16-byte multiples); m, n, k < 2^31; 16-byte-aligned buffers.
 // Tile sizes and budgets: config_v3.h. CPU-checkable pieces (tile walk,
 // descriptors, swizzle, fragment layout, scale indices, tensor-map
-// parameters): tests/native/sm90_*_check.cc.
+// parameters): tests/native/sm90_*_check.cc. GPU edge cases against the
+// CPU twin: tests/fp8/fp8_gemm_v3.test.ts.
 #include <cuda.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
