@@ -27,6 +27,7 @@ const std::vector<KernelVersion<GemmParams>>& gemm_versions() {
 const std::vector<KernelVersion<Fp8GemmParams>>& fp8_gemm_versions() {
   static const std::vector<KernelVersion<Fp8GemmParams>> versions = {
       {"v1", "tiled SIMT, FP8 decoded in shared memory, promotion every 128", 80, 0, "", fp8_gemm_v1_unsupported, fp8_gemm_v1},
+      {"v3", "sm_90a: TMA + wgmma, warp-specialized, persistent, promotion every 128", 90, 90, "", fp8_gemm_v3_unsupported, fp8_gemm_v3},
   };
   return versions;
 }
