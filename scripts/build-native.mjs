@@ -40,7 +40,7 @@ export function buildNative({ quiet = false } = {}) {
     if (nvcc) env.CUDACXX = nvcc;
   }
   if (process.env.MOEKIT_CUDA_ARCHITECTURES) args.push(`--CDCMAKE_CUDA_ARCHITECTURES=${process.env.MOEKIT_CUDA_ARCHITECTURES}`);
-  if (process.env.MOEKIT_PTXAS_VERBOSE === '1') args.push('--CDMOEKIT_PTXAS_VERBOSE=ON');
+  args.push(`--CDMOEKIT_PTXAS_VERBOSE=${process.env.MOEKIT_PTXAS_VERBOSE === '1' ? 'ON' : 'OFF'}`);
   if (quiet) args.push('--log-level', 'warn');
   const configured = spawnSync(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
   if (configured.status !== 0) return configured.status ?? 1;
