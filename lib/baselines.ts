@@ -13,7 +13,9 @@
  * {@link status} says what was found and what can run.
  *
  * Work is queued on the device like any op; a failure inside cuBLASLt (no
- * algorithm for a shape, say) rejects the next read of the device.
+ * algorithm for a shape, say) rejects the next read of the device. The first
+ * baseline run on a device allocates cuBLASLt's 32 MiB workspace there, kept
+ * until the process exits (it counts in `device.memory()`).
  * @module
  */
 import { type NativeTensor, binding } from './binding.js';

@@ -24,6 +24,8 @@ namespace {
 
 // cuBLAS recommends 32 MiB of workspace on Hopper (reference/fp8_gemm.md section 4).
 constexpr size_t WORKSPACE_BYTES = size_t{32} << 20;
+// cuBLASLt wants its workspace 256-byte aligned; the pool's alignment is not documented.
+constexpr uintptr_t WORKSPACE_ALIGNMENT = 256;
 // cuBLASLt assumes 256-byte aligned operands unless told less.
 constexpr uint32_t MAX_ASSUMED_ALIGNMENT = 256;
 // Benchmarks sweep a few dozen shapes; a runaway caller must not grow the cache forever.
@@ -88,7 +90,11 @@ bool CublasLtContext::PlanKey::operator<(const PlanKey& o) const {
 CublasLtContext::CublasLtContext(Device& device, const CublasLtLibrary& library)
     : api_(*library.api),
       library_text_("cuBLASLt " + cublaslt_version_text(library.version) + " (" + library.path + ")"),
-      workspace_(device.allocate(WORKSPACE_BYTES)) {}
+      workspace_(device.allocate(WORKSPACE_BYTES + WORKSPACE_ALIGNMENT)) {
+  const auto base = reinterpret_cast<uintptr_t>(workspace_->data());
+  const uintptr_t aligned = (base + WORKSPACE_ALIGNMENT - 1) / WORKSPACE_ALIGNMENT * WORKSPACE_ALIGNMENT;
+  workspace_data_ = reinterpret_cast<void*>(aligned);
+}
 
 std::string CublasLtContext::describe(const LtMatmulProblem& p) const {
   std::string s = "M=" + std::to_string(p.m) + ", N=" + std::to_string(p.n) + ", K=" + std::to_string(p.k) + ", " +
@@ -145,7 +151,7 @@ void CublasLtContext::matmul(const LtMatmulProblem& p, void* stream) {
   auto plan = plans_.find(key);
   if (plan == plans_.end()) {
     MOEKIT_CUBLASLT_CHECK(api_.preference_create(&d.pref));
-    const uint64_t max_workspace = workspace_->bytes();
+    const uint64_t max_workspace = WORKSPACE_BYTES;
     MOEKIT_CUBLASLT_CHECK(
         api_.preference_set_attribute(d.pref, cublaslt::PREF_MAX_WORKSPACE_BYTES, &max_workspace, sizeof(max_workspace)));
     MOEKIT_CUBLASLT_CHECK(
@@ -173,7 +179,7 @@ void CublasLtContext::matmul(const LtMatmulProblem& p, void* stream) {
   const float alpha = 1.0f;
   const float beta = 0.0f;
   MOEKIT_CUBLASLT_CHECK(api_.matmul(handle_, d.desc, &alpha, p.b, d.a, p.a, d.b, &beta, p.c, d.d, p.c, d.d,
-                                    &plan->second, workspace_->data(), workspace_->bytes(), stream));
+                                    &plan->second, workspace_data_, WORKSPACE_BYTES, stream));
   d.destroy();
 }
 

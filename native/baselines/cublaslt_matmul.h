@@ -69,6 +69,7 @@ class CublasLtContext {
   const cublaslt::Api& api_;
   std::string library_text_;  // "cuBLASLt 12.9.1 (path)", for messages
   std::shared_ptr<Storage> workspace_;
+  void* workspace_data_ = nullptr;  // workspace_ rounded up to cuBLASLt's alignment
   cublaslt::Handle handle_ = nullptr;
   // Heuristic choices by problem: cublasLtMatmulAlgoGetHeuristic costs far
   // more host time than small matmuls take on the GPU.

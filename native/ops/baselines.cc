@@ -45,7 +45,7 @@ std::string cc_text(const DeviceInfo& d) { return std::to_string(d.cc_major) + "
 // or is empty when there is no CUDA device at all).
 std::string feature_blocker(Feature feature, const CublasLtLibrary& library, const DeviceInfo* gpu,
                             const std::string& device_id) {
-  // What the library lacks first: it holds whatever the GPU.
+  // The library comes first: what it lacks no GPU makes up for.
   if (!library.api) return library.reason;
   if (feature == Feature::Fp8Block && library.version < cublaslt::BLOCK_SCALING_MIN_VERSION) {
     return "1x128/128x128 block-scaled FP8 needs cuBLAS 12.9 or newer; the loaded cuBLASLt is " +
