@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DisposedError, type Tensor, UnsupportedError, baselines, cudaStatus, device, devices } from '../../lib/index.js';
+import { DisposedError, type Tensor, UnsupportedError, baselines, cudaStatus, device, devices, quantize } from '../../lib/index.js';
 import { binding } from '../../lib/binding.js';
 import {
   BLOCK,
@@ -290,6 +290,22 @@ async function checkPreparedLayout(dev: typeof cpu, m: number, n: number, k: num
 describe('prepareFp8Gemm on the CPU', () => {
   it.each(LAYOUT_SHAPES)('block scales re-laid out for cuBLASLt, M=%i N=%i K=%i', async (m, n, k) => {
     await checkPreparedLayout(cpu, m, n, k);
+  });
+
+  it("takes quantize()'s output as it is (1x128 activations, 128x128 weights)", async () => {
+    const [m, n, k] = [32, 144, 400];
+    using x = cpu.tensor(randomValues('quantize x', m * k), { shape: [m, k], dtype: 'bf16' });
+    using w = cpu.tensor(randomValues('quantize w', n * k, 0.05), { shape: [n, k], dtype: 'bf16' });
+    using qx = quantize(x, { block: [1, 128] });
+    using qw = quantize(w, { block: [128, 128] });
+    using prepared = baselines.prepareFp8Gemm(qx, qw, { mode: 'block' });
+    const want = expectedLayouts(await qx.scales.toArray(), await qw.scales.toArray(), m, n, k);
+    expect(Array.from(await prepared.scales.a.toArray())).toEqual(Array.from(want.a));
+    expect(Array.from(await prepared.scales.b.toArray())).toEqual(Array.from(want.b));
+    using tx = quantize(x, { block: 'tensor' });
+    using tw = quantize(w, { block: 'tensor' });
+    using perTensor = baselines.prepareFp8Gemm(tx, tw, { mode: 'tensor' });
+    expect(perTensor.scales.a.shape).toEqual([1]);
   });
 
   it('tensor mode passes the scales through; a disposed preparation refuses to run', async () => {
