@@ -271,8 +271,7 @@ async function checkPreparedLayout(dev: typeof cpu, m: number, n: number, k: num
   const a = { values: dev.zeros([m, k], 'e4m3'), scales: dev.tensor(aScales, { shape: [m, kb], dtype: 'f32' }) };
   const b = { values: dev.zeros([n, k], 'e4m3'), scales: dev.tensor(bScales, { shape: [Math.ceil(n / BLOCK), kb], dtype: 'f32' }) };
   const want = expectedLayouts(aScales, bScales, m, n, k);
-  binding().setPoison(dev.id, true);
-  try {
+  {
     using prepared = baselines.prepareFp8Gemm(a, b, { mode: 'block' });
     expect([prepared.mode, prepared.m, prepared.n, prepared.k]).toEqual(['block', m, n, k]);
     expect(prepared.scales.a.shape).toEqual(want.aShape);
@@ -280,14 +279,21 @@ async function checkPreparedLayout(dev: typeof cpu, m: number, n: number, k: num
     // Exact: a re-layout copies bits (poisoned NaN where something was not written).
     expect(Array.from(await prepared.scales.a.toArray())).toEqual(Array.from(want.a));
     expect(Array.from(await prepared.scales.b.toArray())).toEqual(Array.from(want.b));
-  } finally {
-    binding().setPoison(dev.id, false);
   }
   // The prepared operands were references: the caller's tensors live on.
   expect(Array.from(await a.scales.toArray())).toEqual(Array.from(aScales));
+  for (const t of [a.values, a.scales, b.values, b.scales]) t.dispose();
+}
+
+/** New buffers of `dev` hold NaN (0xFF bytes) during the enclosing block, so unwritten outputs show. */
+function poisonDuring(dev: () => typeof cpu): void {
+  beforeAll(() => binding().setPoison(dev().id, true));
+  afterAll(() => binding().setPoison(dev().id, false));
 }
 
 describe('prepareFp8Gemm on the CPU', () => {
+  poisonDuring(() => cpu);
+
   it.each(LAYOUT_SHAPES)('block scales re-laid out for cuBLASLt, M=%i N=%i K=%i', async (m, n, k) => {
     await checkPreparedLayout(cpu, m, n, k);
   });
@@ -329,10 +335,6 @@ const gpuGemmSkip = !gpu ? `no CUDA device: ${cudaStatus().reason}` : onGpu!.gem
 const gpuFp8TensorSkip = !gpu ? gpuGemmSkip : onGpu!.fp8Tensor.reason;
 const gpuFp8BlockSkip = !gpu ? gpuGemmSkip : onGpu!.fp8Block.reason;
 
-function withPoison(): void {
-  beforeAll(() => binding().setPoison(gpu!.id, true));
-  afterAll(() => binding().setPoison(gpu!.id, false));
-}
 
 // [M, N, K]: edge rows (1, 127, 129), K off any tile size, and DeepSeek-V3 N×K shapes.
 const GEMM_SHAPES: Array<[number, number, number]> = [
@@ -344,13 +346,13 @@ const GEMM_SHAPES: Array<[number, number, number]> = [
 ];
 
 describe.skipIf(gpuGemmSkip !== '')(`cuBLASLt bf16/f16 GEMM on CUDA${skipNote(gpuGemmSkip)}`, () => {
-  withPoison();
+  poisonDuring(() => gpu!);
 
   describe.each(['bf16', 'f16'] as const)('%s inputs', (dtype) => {
     it.each(GEMM_SHAPES)('M=%i N=%i K=%i, against a float64 oracle', async (m, n, k) => {
       const dev = gpu!;
-      const a = dev.tensor(randomValues(`gemm a ${dtype} ${m}x${k}`, m * k), { shape: [m, k], dtype });
-      const b = dev.tensor(randomValues(`gemm b ${dtype} ${n}x${k}`, n * k, 0.05), { shape: [n, k], dtype });
+      using a = dev.tensor(randomValues(`gemm a ${dtype} ${m}x${k}`, m * k), { shape: [m, k], dtype });
+      using b = dev.tensor(randomValues(`gemm b ${dtype} ${n}x${k}`, n * k, 0.05), { shape: [n, k], dtype });
       // The oracle multiplies exactly the rounded inputs the GPU sees.
       const [av, bv] = await Promise.all([a.toArray(), b.toArray()]);
       const rows = sampleRows(`gemm rows ${m}`, m);
@@ -383,7 +385,17 @@ function fp8Problem(m: number, n: number, k: number, mode: 'tensor' | 'block') {
   const qb = quantizeHost(randomValues(`fp8 b ${mode} ${n}x${k}`, n * k, 0.05), n, k, mode === 'block' ? '128x128' : 'tensor');
   const rows = sampleRows(`fp8 rows ${m}`, m);
   const ref = fp8GemmReference(qa, qb, rows);
-  return { a: upload(dev, qa), b: upload(dev, qb), rows, ref };
+  const a = upload(dev, qa);
+  const b = upload(dev, qb);
+  return {
+    a,
+    b,
+    rows,
+    ref,
+    [Symbol.dispose]() {
+      for (const t of [a.values, a.scales, b.values, b.scales]) t.dispose();
+    },
+  };
 }
 
 /**
@@ -398,7 +410,7 @@ async function checkFp8(label: string, c: Tensor, n: number, rows: number[], ref
 }
 
 describe.skipIf(gpuFp8TensorSkip !== '')(`cuBLASLt FP8 GEMM, per-tensor scales, on CUDA${skipNote(gpuFp8TensorSkip)}`, () => {
-  withPoison();
+  poisonDuring(() => gpu!);
 
   it.each([
     [16, 16, 16],
@@ -406,7 +418,7 @@ describe.skipIf(gpuFp8TensorSkip !== '')(`cuBLASLt FP8 GEMM, per-tensor scales, 
     [64, 2112, 7168],
     [128, 7168, 2048],
   ] as Array<[number, number, number]>)('M=%i N=%i K=%i', async (m, n, k) => {
-    const p = fp8Problem(m, n, k, 'tensor');
+    using p = fp8Problem(m, n, k, 'tensor');
     for (const outDtype of ['f32', 'bf16'] as const) {
       using c = baselines.fp8Gemm(p.a, p.b, { mode: 'tensor', outDtype });
       expect([c.dtype, ...c.shape]).toEqual([outDtype, m, n]);
@@ -428,14 +440,14 @@ const FP8_BLOCK_SHAPES: Array<[number, number, number]> = [
 ];
 
 describe.skipIf(gpuFp8BlockSkip !== '')(`cuBLASLt FP8 GEMM, 1x128/128x128 block scales, on CUDA${skipNote(gpuFp8BlockSkip)}`, () => {
-  withPoison();
+  poisonDuring(() => gpu!);
 
   it.each(LAYOUT_SHAPES)('the re-layout kernel matches the expected layout, M=%i N=%i K=%i', async (m, n, k) => {
     await checkPreparedLayout(gpu!, m, n, k);
   });
 
   it.each(FP8_BLOCK_SHAPES)('M=%i N=%i K=%i', async (m, n, k) => {
-    const p = fp8Problem(m, n, k, 'block');
+    using p = fp8Problem(m, n, k, 'block');
     using prepared = baselines.prepareFp8Gemm(p.a, p.b, { mode: 'block' });
     using c = prepared.run({ outDtype: 'bf16' });
     expect([c.dtype, ...c.shape]).toEqual(['bf16', m, n]);
