@@ -7,26 +7,25 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { DisposedError, type Tensor, UnsupportedError, baselines, cudaStatus, device, devices, quantize } from '../../lib/index.js';
+import { DisposedError, type Tensor, UnsupportedError, baselines, device, quantize } from '../../lib/index.js';
 import { binding } from '../../lib/binding.js';
+import { expectClose, relativeError } from '../helpers/close.js';
+import { cudaDevice, cudaSkipReason } from '../helpers/devices.js';
+import { rng } from '../helpers/rng.js';
 import {
   BLOCK,
   expectAllFinite,
-  expectClose,
   fp8GemmReference,
   gemmReference,
   pickRows,
   quantizeHost,
-  randomValues,
-  relativeError,
   roundToBf16,
   sampleRows,
   upload,
 } from './support.js';
 
 const cpu = device('cpu');
-const gpuInfo = devices().find((d) => d.kind === 'cuda');
-const gpu = gpuInfo ? device(gpuInfo.id as `cuda:${number}`) : undefined;
+const gpu = cudaDevice();
 // Judged before any test changes MOEKIT_CUBLASLT_PATH.
 const initial = baselines.status();
 const onGpu = gpu ? baselines.status(gpu) : undefined;
@@ -266,8 +265,8 @@ const LAYOUT_SHAPES: Array<[number, number, number]> = [
 
 async function checkPreparedLayout(dev: typeof cpu, m: number, n: number, k: number): Promise<void> {
   const kb = Math.ceil(k / BLOCK);
-  const aScales = randomValues(`layout a ${m}x${n}x${k}`, m * kb, 3);
-  const bScales = randomValues(`layout b ${m}x${n}x${k}`, Math.ceil(n / BLOCK) * kb, 3);
+  const aScales = rng(`layout a ${m}x${n}x${k}`).randnArray(m * kb, 3);
+  const bScales = rng(`layout b ${m}x${n}x${k}`).randnArray(Math.ceil(n / BLOCK) * kb, 3);
   const a = { values: dev.zeros([m, k], 'e4m3'), scales: dev.tensor(aScales, { shape: [m, kb], dtype: 'f32' }) };
   const b = { values: dev.zeros([n, k], 'e4m3'), scales: dev.tensor(bScales, { shape: [Math.ceil(n / BLOCK), kb], dtype: 'f32' }) };
   const want = expectedLayouts(aScales, bScales, m, n, k);
@@ -300,8 +299,8 @@ describe('prepareFp8Gemm on the CPU', () => {
 
   it("takes quantize()'s output as it is (1x128 activations, 128x128 weights)", async () => {
     const [m, n, k] = [32, 144, 400];
-    using x = cpu.tensor(randomValues('quantize x', m * k), { shape: [m, k], dtype: 'bf16' });
-    using w = cpu.tensor(randomValues('quantize w', n * k, 0.05), { shape: [n, k], dtype: 'bf16' });
+    using x = cpu.tensor(rng('quantize x').randnArray(m * k), { shape: [m, k], dtype: 'bf16' });
+    using w = cpu.tensor(rng('quantize w').randnArray(n * k, 0.05), { shape: [n, k], dtype: 'bf16' });
     using qx = quantize(x, { block: [1, 128] });
     using qw = quantize(w, { block: [128, 128] });
     using prepared = baselines.prepareFp8Gemm(qx, qw, { mode: 'block' });
@@ -331,7 +330,7 @@ describe('prepareFp8Gemm on the CPU', () => {
 
 // ---- On a GPU with cuBLASLt ---------------------------------------------------------
 
-const gpuGemmSkip = !gpu ? `no CUDA device: ${cudaStatus().reason}` : onGpu!.gemm.reason;
+const gpuGemmSkip = !gpu ? `no CUDA device: ${cudaSkipReason()}` : onGpu!.gemm.reason;
 const gpuFp8TensorSkip = !gpu ? gpuGemmSkip : onGpu!.fp8Tensor.reason;
 const gpuFp8BlockSkip = !gpu ? gpuGemmSkip : onGpu!.fp8Block.reason;
 
@@ -351,8 +350,8 @@ describe.skipIf(gpuGemmSkip !== '')(`cuBLASLt bf16/f16 GEMM on CUDA${skipNote(gp
   describe.each(['bf16', 'f16'] as const)('%s inputs', (dtype) => {
     it.each(GEMM_SHAPES)('M=%i N=%i K=%i, against a float64 oracle', async (m, n, k) => {
       const dev = gpu!;
-      using a = dev.tensor(randomValues(`gemm a ${dtype} ${m}x${k}`, m * k), { shape: [m, k], dtype });
-      using b = dev.tensor(randomValues(`gemm b ${dtype} ${n}x${k}`, n * k, 0.05), { shape: [n, k], dtype });
+      using a = dev.tensor(rng(`gemm a ${dtype} ${m}x${k}`).randnArray(m * k), { shape: [m, k], dtype });
+      using b = dev.tensor(rng(`gemm b ${dtype} ${n}x${k}`).randnArray(n * k, 0.05), { shape: [n, k], dtype });
       // The oracle multiplies exactly the rounded inputs the GPU sees.
       const [av, bv] = await Promise.all([a.toArray(), b.toArray()]);
       const rows = sampleRows(`gemm rows ${m}`, m);
@@ -381,8 +380,8 @@ describe.skipIf(gpuGemmSkip !== '')(`cuBLASLt bf16/f16 GEMM on CUDA${skipNote(gp
 /** Quantized random operands on the GPU and the float64 oracle rows of the product they stand for. */
 function fp8Problem(m: number, n: number, k: number, mode: 'tensor' | 'block') {
   const dev = gpu!;
-  const qa = quantizeHost(randomValues(`fp8 a ${mode} ${m}x${k}`, m * k), m, k, mode === 'block' ? '1x128' : 'tensor');
-  const qb = quantizeHost(randomValues(`fp8 b ${mode} ${n}x${k}`, n * k, 0.05), n, k, mode === 'block' ? '128x128' : 'tensor');
+  const qa = quantizeHost(rng(`fp8 a ${mode} ${m}x${k}`).randnArray(m * k), m, k, mode === 'block' ? '1x128' : 'tensor');
+  const qb = quantizeHost(rng(`fp8 b ${mode} ${n}x${k}`).randnArray(n * k, 0.05), n, k, mode === 'block' ? '128x128' : 'tensor');
   const rows = sampleRows(`fp8 rows ${m}`, m);
   const ref = fp8GemmReference(qa, qb, rows);
   const a = upload(dev, qa);
@@ -405,7 +404,7 @@ function fp8Problem(m: number, n: number, k: number, mode: 'tensor' | 'block') {
 async function checkFp8(label: string, c: Tensor, n: number, rows: number[], ref: Float64Array): Promise<void> {
   const out = await c.toArray();
   expectAllFinite(label, out);
-  const rounding = c.dtype === 'f32' ? 0 : relativeError(ref.map(roundToBf16), ref);
+  const rounding = c.dtype === 'f32' ? 0 : relativeError(ref.map(roundToBf16), ref).error;
   expectClose(label, pickRows(out, n, rows), ref, 1e-3 + rounding);
 }
 

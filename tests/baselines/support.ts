@@ -1,54 +1,15 @@
 /**
- * Inputs and references for the baseline tests: seeded random data, the
- * DeepSeek-V3 FP8 quantization (DESIGN.md section 4) done on the host from
- * raw codes, a float64 GEMM oracle, and the relative-L2 comparison of
- * DESIGN.md section 5.
+ * References for the baseline tests: the DeepSeek-V3 FP8 quantization
+ * (DESIGN.md section 4) done on the host down to raw codes and scales, and
+ * float64 GEMM oracles over a sample of output rows. Random inputs, the
+ * comparison and the seed report come from tests/helpers.
  * @module
  */
-import { randomInt } from 'node:crypto';
-
-import { beforeEach, expect } from 'vitest';
+import { expect } from 'vitest';
 
 import { type Device, type Tensor, fp8 } from '../../lib/index.js';
-
-/** `MOEKIT_TEST_SEED` when set, else fresh for this process. */
-export const SEED: number = (() => {
-  const text = process.env.MOEKIT_TEST_SEED;
-  if (text === undefined || text === '') return randomInt(0, 0xffffffff);
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`MOEKIT_TEST_SEED must be an integer in [0, 2^32), got '${text}'`);
-  return n;
-})();
-
-export function seedNote(): string {
-  return `seed ${SEED} (rerun with MOEKIT_TEST_SEED=${SEED})`;
-}
-
-beforeEach(({ onTestFailed }) => {
-  onTestFailed(() => console.error(`random inputs used ${seedNote()}`));
-});
-
-/** Uniform doubles in [0, 1) from a named stream of the seed (mulberry32). */
-export function random(stream: string): () => number {
-  let h = SEED >>> 0;
-  for (let i = 0; i < stream.length; i++) h = Math.imul(h ^ stream.charCodeAt(i), 0x9e3779b1) >>> 0;
-  let state = h;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** `n` approximately normal values (sum of uniforms) times `scale`, never all zero. */
-export function randomValues(stream: string, n: number, scale = 1): Float32Array {
-  const next = random(stream);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (next() + next() + next() - 1.5) * 2 * scale;
-  return out;
-}
+import { decodeNarrow, encodeNarrow } from '../helpers/dtype_oracle.js';
+import { rng, seedNote } from '../helpers/rng.js';
 
 export const BLOCK = 128;
 const E4M3_MAX = 448;
@@ -150,9 +111,9 @@ export function gemmReference(a: ArrayLike<number>, b: ArrayLike<number>, n: num
 /** Rows an output check looks at: all when few, else the first, the last and some in between. */
 export function sampleRows(stream: string, m: number, count = 8): number[] {
   if (m <= count) return Array.from({ length: m }, (_, i) => i);
-  const next = random(stream);
+  const r = rng(stream);
   const rows = new Set([0, m - 1]);
-  while (rows.size < count) rows.add(Math.floor(next() * m));
+  while (rows.size < count) rows.add(r.int(0, m - 1));
   return [...rows].sort((x, y) => x - y);
 }
 
@@ -165,44 +126,6 @@ export function pickRows(values: ArrayLike<number>, n: number, rowIds: readonly 
   return out;
 }
 
-/** ‖out − ref‖ / ‖ref‖ in float64. */
-export function relativeError(out: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let diff2 = 0;
-  let ref2 = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const d = out[i]! - ref[i]!;
-    diff2 += d * d;
-    ref2 += ref[i]! * ref[i]!;
-  }
-  return ref2 === 0 ? Math.sqrt(diff2) : Math.sqrt(diff2 / ref2);
-}
-
-/**
- * Asserts every element of `out` is finite where `ref` is, and the relative
- * L2 error is below `tol`; a failure names `label`, the seed, the error and
- * the worst element.
- */
-export function expectClose(label: string, out: ArrayLike<number>, ref: ArrayLike<number>, tol: number): number {
-  const where = `${label} (${seedNote()})`;
-  expect(out.length, `${where}: element count`).toBe(ref.length);
-  let worst = -1;
-  let worstAbs = -1;
-  for (let i = 0; i < ref.length; i++) {
-    const o = out[i]!;
-    if (!Number.isFinite(o)) expect.fail(`${where}: non-finite output ${o} at ${i} where the reference is ${ref[i]}`);
-    const d = Math.abs(o - ref[i]!);
-    if (d > worstAbs) {
-      worstAbs = d;
-      worst = i;
-    }
-  }
-  const error = relativeError(out, ref);
-  if (!(error < tol)) {
-    expect.fail(`${where}: relative L2 error ${error.toExponential(3)} is not below ${tol}; worst at ${worst}: out=${out[worst]}, ref=${ref[worst]}`);
-  }
-  return error;
-}
-
 /** Every element finite (outputs are NaN-poisoned before a run, so unwritten ones show). */
 export function expectAllFinite(label: string, values: ArrayLike<number>): void {
   for (let i = 0; i < values.length; i++) {
@@ -210,11 +133,7 @@ export function expectAllFinite(label: string, values: ArrayLike<number>): void 
   }
 }
 
-/** Rounds to the nearest bf16, ties to even (as a cast of a finite f32 does). */
+/** `x` rounded to the nearest bf16 (ties to even), as a bf16 output stores it. */
 export function roundToBf16(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer);
-  const bits = u[0]!;
-  u[0] = (bits + 0x7fff + ((bits >>> 16) & 1)) & 0xffff0000;
-  return f[0]!;
+  return decodeNarrow('bf16', encodeNarrow('bf16', x, false));
 }
