@@ -16,6 +16,8 @@ namespace {
 
 constexpr size_t HOST_ALIGNMENT = 64;
 constexpr int64_t COPY_CHUNK_BYTES = 1 << 20;
+// Freed large blocks kept for reuse, per kind (pageable, pinned).
+constexpr size_t HOST_CACHE_BYTES = size_t{1} << 30;
 
 std::string cpu_model_name() {
   std::ifstream in("/proc/cpuinfo");
@@ -42,7 +44,10 @@ void host_copy(void* dst, const void* src, size_t bytes) {
   });
 }
 
-CpuDevice::CpuDevice() : Device(DeviceKind::Cpu, 0) {
+CpuDevice::CpuDevice()
+    : Device(DeviceKind::Cpu, 0),
+      pageable_cache_(HOST_CACHE_BYTES, [](void* p) { std::free(p); }),
+      pinned_cache_(HOST_CACHE_BYTES, [](void* p) { cuda_host_free_pinned(p); }) {
   info_.kind = DeviceKind::Cpu;
   info_.ordinal = 0;
   info_.id = "cpu";
@@ -56,20 +61,22 @@ DeviceInfo CpuDevice::info() const { return info_; }
 
 void* CpuDevice::raw_allocate(size_t bytes, bool pinned) {
   if (bytes > info_.total_memory) return nullptr;
-  if (pinned) return cuda_host_alloc_pinned(bytes);
-  const size_t rounded = (bytes + HOST_ALIGNMENT - 1) / HOST_ALIGNMENT * HOST_ALIGNMENT;
-  return std::aligned_alloc(HOST_ALIGNMENT, rounded);
+  const size_t rounded = HostBlockCache::rounded((bytes + HOST_ALIGNMENT - 1) / HOST_ALIGNMENT * HOST_ALIGNMENT);
+  HostBlockCache& cache = pinned ? pinned_cache_ : pageable_cache_;
+  if (void* cached = cache.take(rounded)) return cached;
+  return pinned ? cuda_host_alloc_pinned(rounded) : std::aligned_alloc(HOST_ALIGNMENT, rounded);
 }
 
-void CpuDevice::raw_free(void* data, size_t, bool pinned) {
-  if (pinned) {
-    cuda_host_free_pinned(data);
-  } else {
-    std::free(data);
-  }
+void CpuDevice::raw_free(void* data, size_t bytes, bool pinned) {
+  const size_t rounded = HostBlockCache::rounded((bytes + HOST_ALIGNMENT - 1) / HOST_ALIGNMENT * HOST_ALIGNMENT);
+  (pinned ? pinned_cache_ : pageable_cache_).give(data, rounded);
 }
 
-void CpuDevice::retry_after_out_of_memory() { queue().drain(); }
+void CpuDevice::retry_after_out_of_memory() {
+  queue().drain();
+  pageable_cache_.trim(0);
+  pinned_cache_.trim(0);
+}
 
 void CpuDevice::copy_to_host(ExecContext&, void* dst, const void* src, size_t bytes) { host_copy(dst, src, bytes); }
 void CpuDevice::copy_from_host(ExecContext&, void* dst, const void* src, size_t bytes) { host_copy(dst, src, bytes); }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "../core/device.h"
+#include "host_block_cache.h"
 
 namespace moekit {
 
@@ -25,6 +26,8 @@ class CpuDevice final : public Device {
 
  private:
   DeviceInfo info_;
+  HostBlockCache pageable_cache_;
+  HostBlockCache pinned_cache_;
 };
 
 // Multithreaded memcpy for large host copies.

@@ -1,0 +1,53 @@
+#include "host_block_cache.h"
+
+#include <vector>
+
+namespace moekit {
+
+void* HostBlockCache::take(size_t rounded_bytes) {
+  if (rounded_bytes < MIN_CACHED_BYTES) return nullptr;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = blocks_.rbegin(); it != blocks_.rend(); ++it) {  // newest first: warmest in cache
+    if (it->bytes == rounded_bytes) {
+      void* data = it->data;
+      cached_ -= it->bytes;
+      blocks_.erase(std::next(it).base());
+      return data;
+    }
+  }
+  return nullptr;
+}
+
+void HostBlockCache::give(void* data, size_t rounded_bytes) {
+  if (rounded_bytes < MIN_CACHED_BYTES || rounded_bytes > capacity_) {
+    release_(data);
+    return;
+  }
+  std::vector<void*> evicted;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    blocks_.push_back({data, rounded_bytes});
+    cached_ += rounded_bytes;
+    while (cached_ > capacity_) {
+      evicted.push_back(blocks_.front().data);
+      cached_ -= blocks_.front().bytes;
+      blocks_.pop_front();
+    }
+  }
+  for (void* p : evicted) release_(p);
+}
+
+void HostBlockCache::trim(size_t keep_bytes) {
+  std::vector<void*> evicted;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    while (cached_ > keep_bytes && !blocks_.empty()) {
+      evicted.push_back(blocks_.front().data);
+      cached_ -= blocks_.front().bytes;
+      blocks_.pop_front();
+    }
+  }
+  for (void* p : evicted) release_(p);
+}
+
+}  // namespace moekit
