@@ -13,9 +13,17 @@ import { checkDType, checkOptions, checkShape, numel, rangeError, shapeText, typ
 // published types need nothing beyond the standard library).
 const inspectCustom: unique symbol = Symbol.for('nodejs.util.inspect.custom') as never;
 
-// The safety net for tensors that were never disposed: frees the native
-// buffer when the Tensor is collected. dispose()/using is the plan.
-const finalizer = new FinalizationRegistry<NativeTensor>((handle) => handle.dispose());
+// The safety net for tensors that were never disposed. The native handle
+// frees its buffer in its own finalizer when it is collected, together with
+// the Tensor that alone holds it; this registry notices such tensors, so
+// MOEKIT_WARN_UNDISPOSED=1 can name them. It holds only a description:
+// holding the handle itself would keep the native wrapper from ever being
+// finalized. dispose()/using is the plan.
+const undisposed = new FinalizationRegistry<string>((what) => {
+  if (process.env.MOEKIT_WARN_UNDISPOSED === '1') {
+    process.emitWarning(`${what} was garbage-collected without dispose(); its memory was freed late`, { code: 'MOEKIT_UNDISPOSED' });
+  }
+});
 
 /**
  * Calls into the binding, mapping native failures to moekit's error classes.
@@ -78,7 +86,7 @@ export class Tensor<D extends DType = DType> {
     this.size = numel(this.shape);
     this.byteLength = this.size * dtypeSize(this.dtype);
     this.device = getDevice(handle.device);
-    finalizer.register(this, handle, this);
+    undisposed.register(this, `Tensor(${this.dtype} ${shapeText(this.shape)} on ${this.device.id})`, this);
   }
 
   /** @internal Wraps a handle returned by the binding. */
@@ -183,7 +191,7 @@ export class Tensor<D extends DType = DType> {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    finalizer.unregister(this);
+    undisposed.unregister(this);
     this.#handle.dispose();
   }
 

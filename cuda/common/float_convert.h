@@ -140,6 +140,15 @@ MOEKIT_HD float decode_narrow(uint32_t code) {
   return float_from_bits(sign | ((exp - S.bias + 127) << 23) | (man << (23 - M)));
 }
 
+// encode_narrow<Narrow::BF16>(x, false) for a float x, by bit arithmetic:
+// the hot path of bf16 tensor creation and casts (same bits, verified by the
+// conversion checks).
+MOEKIT_HD uint16_t bf16_from_float(float x) {
+  const uint32_t b = bits_of(x);
+  if ((b & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FFF;
+  return static_cast<uint16_t>((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
+}
+
 MOEKIT_HD float f32_from_double(double x) {
   return x != x ? float_from_bits(F32_CANONICAL_NAN) : static_cast<float>(x);
 }

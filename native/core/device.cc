@@ -12,11 +12,11 @@ Device::Device(DeviceKind kind, int ordinal)
 
 void Device::start_queue(std::function<void()> thread_init) { queue_ = std::make_unique<WorkQueue>(std::move(thread_init)); }
 
-std::shared_ptr<Storage> Device::allocate(size_t bytes, bool pinned) {
+std::shared_ptr<Storage> Device::allocate(size_t bytes, bool pinned, bool staging) {
   void* data = nullptr;
   if (bytes > 0) {
     data = raw_allocate(bytes, pinned);
-    if (!data) {
+    if (!data && !staging) {
       // Frees still waiting in the queue may be what stands in the way.
       retry_after_out_of_memory();
       data = raw_allocate(bytes, pinned);
@@ -33,7 +33,7 @@ std::shared_ptr<Storage> Device::allocate(size_t bytes, bool pinned) {
   live_bytes_.fetch_add(bytes);
   live_buffers_.fetch_add(1);
   auto storage = std::make_shared<Storage>(this, data, bytes, pinned);
-  if (poison_ && bytes > 0) {
+  if (poison_ && bytes > 0 && !staging) {
     enqueue([storage](ExecContext& ctx) { ctx.device.fill_bytes(ctx, storage->data(), 0xFF, storage->bytes()); });
   }
   return storage;

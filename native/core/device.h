@@ -103,8 +103,11 @@ class Device {
   virtual DeviceInfo info() const = 0;
 
   // JS thread. `pinned` (CPU only): page-locked memory for fast GPU copies.
+  // `staging`: a buffer the caller fills at once (never poisoned); staging
+  // allocations may come from queue threads, so they skip the
+  // out-of-memory retry, which drains the queue.
   // Throws Error(OutOfMemory) when nothing can be had; the device stays usable.
-  std::shared_ptr<Storage> allocate(size_t bytes, bool pinned = false);
+  std::shared_ptr<Storage> allocate(size_t bytes, bool pinned = false, bool staging = false);
 
   // Runs `task` after everything enqueued before it. An exception it throws
   // is kept and reported by the next read (take_error).

@@ -1,5 +1,6 @@
 #include "cpu_device.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +17,8 @@ namespace {
 
 constexpr size_t HOST_ALIGNMENT = 64;
 constexpr int64_t COPY_CHUNK_BYTES = 1 << 20;
+constexpr size_t HUGE_PAGE_BYTES = size_t{2} << 20;
+constexpr size_t HUGE_PAGE_MIN_BYTES = size_t{8} << 20;
 // Freed large blocks kept for reuse, per kind (pageable, pinned).
 constexpr size_t HOST_CACHE_BYTES = size_t{1} << 30;
 
@@ -64,7 +67,14 @@ void* CpuDevice::raw_allocate(size_t bytes, bool pinned) {
   const size_t rounded = HostBlockCache::rounded((bytes + HOST_ALIGNMENT - 1) / HOST_ALIGNMENT * HOST_ALIGNMENT);
   HostBlockCache& cache = pinned ? pinned_cache_ : pageable_cache_;
   if (void* cached = cache.take(rounded)) return cached;
-  return pinned ? cuda_host_alloc_pinned(rounded) : std::aligned_alloc(HOST_ALIGNMENT, rounded);
+  if (pinned) return cuda_host_alloc_pinned(rounded);
+  if (rounded < HUGE_PAGE_MIN_BYTES) return std::aligned_alloc(HOST_ALIGNMENT, rounded);
+  // Large blocks on 2 MiB boundaries with transparent huge pages: first
+  // touch faults in 2 MiB at a time instead of 4 KiB.
+  const size_t huge = (rounded + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
+  void* p = std::aligned_alloc(HUGE_PAGE_BYTES, huge);
+  if (p) (void)madvise(p, huge, MADV_HUGEPAGE);
+  return p;
 }
 
 void CpuDevice::raw_free(void* data, size_t bytes, bool pinned) {

@@ -5,11 +5,8 @@
  * comparison and the seed report come from tests/helpers.
  * @module
  */
-import { expect } from 'vitest';
-
 import { type Device, type Tensor, fp8 } from '../../lib/index.js';
-import { decodeNarrow, encodeNarrow } from '../helpers/dtype_oracle.js';
-import { rng, seedNote } from '../helpers/rng.js';
+
 
 export const BLOCK = 128;
 const E4M3_MAX = 448;
@@ -93,47 +90,4 @@ export function upload(dev: Device, q: HostQuantized): { values: Tensor<'e4m3'>;
   };
 }
 
-/** Float64 C[rows, n] = A[rows of `rowIds`, k] · B[n, k]ᵀ. */
-export function gemmReference(a: ArrayLike<number>, b: ArrayLike<number>, n: number, k: number, rowIds: readonly number[]): Float64Array {
-  const out = new Float64Array(rowIds.length * n);
-  rowIds.forEach((row, i) => {
-    const aOff = row * k;
-    for (let j = 0; j < n; j++) {
-      const bOff = j * k;
-      let s = 0;
-      for (let t = 0; t < k; t++) s += a[aOff + t]! * b[bOff + t]!;
-      out[i * n + j] = s;
-    }
-  });
-  return out;
-}
-
-/** Rows an output check looks at: all when few, else the first, the last and some in between. */
-export function sampleRows(stream: string, m: number, count = 8): number[] {
-  if (m <= count) return Array.from({ length: m }, (_, i) => i);
-  const r = rng(stream);
-  const rows = new Set([0, m - 1]);
-  while (rows.size < count) rows.add(r.int(0, m - 1));
-  return [...rows].sort((x, y) => x - y);
-}
-
-/** The rows `rowIds` of a row-major [*, n] array. */
-export function pickRows(values: ArrayLike<number>, n: number, rowIds: readonly number[]): Float64Array {
-  const out = new Float64Array(rowIds.length * n);
-  rowIds.forEach((row, i) => {
-    for (let j = 0; j < n; j++) out[i * n + j] = values[row * n + j]!;
-  });
-  return out;
-}
-
-/** Every element finite (outputs are NaN-poisoned before a run, so unwritten ones show). */
-export function expectAllFinite(label: string, values: ArrayLike<number>): void {
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i]!)) expect.fail(`${label} (${seedNote()}): element ${i} is ${values[i]}`);
-  }
-}
-
-/** `x` rounded to the nearest bf16 (ties to even), as a bf16 output stores it. */
-export function roundToBf16(x: number): number {
-  return decodeNarrow('bf16', encodeNarrow('bf16', x, false));
-}
+export { expectAllFinite, gemmReference, pickRows, roundToBf16, sampleRows } from '../helpers/gemm_oracle.js';

@@ -139,6 +139,18 @@ export class Rng {
     return out;
   }
 
+  /**
+   * `n` uniform samples in [lo, hi) with 24 random bits each (one draw per
+   * value): for the large weight matrices of GEMM shapes, where 53-bit
+   * doubles would only cost time.
+   */
+  uniform24Array(n: number, lo = -1, hi = 1): Float32Array {
+    const out = new Float32Array(n);
+    const step = (hi - lo) / 16777216;
+    for (let i = 0; i < n; i++) out[i] = lo + (this.uint32() >>> 8) * step;
+    return out;
+  }
+
   /** `n` floats with uniformly random bit patterns (see {@link Rng.float32Bits}). */
   float32BitsArray(n: number): Float32Array {
     const out = new Float32Array(n);

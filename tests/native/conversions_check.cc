@@ -69,6 +69,7 @@ void check_encoding(uint64_t begin, uint64_t end, uint64_t stride) {
     const uint32_t b16 = __nv_bfloat16_raw(__float2bfloat16_rn(x)).x;
     const uint32_t f16 = __half_raw(__float2half_rn(x)).x;
     if (encode_narrow<Narrow::BF16>(d, false) != b16) report("bf16", bits, encode_narrow<Narrow::BF16>(d, false), b16);
+    if (bf16_from_float(x) != b16) report("bf16 fast path", bits, bf16_from_float(x), b16);
     if (encode_narrow<Narrow::F16>(d, false) != f16) report("f16", bits, encode_narrow<Narrow::F16>(d, false), f16);
   }
 }

@@ -1,5 +1,7 @@
 #include "host_convert.h"
 
+#include <type_traits>
+
 #include "../../../cuda/common/float_convert.h"
 #include "../../core/thread_pool.h"
 
@@ -11,6 +13,15 @@ constexpr int64_t CONVERT_CHUNK = 1 << 16;
 
 template <typename T>
 void convert_from(const T* src, int64_t n, void* dst, DType dtype) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (dtype == DType::BF16) {
+      uint16_t* out = static_cast<uint16_t*>(dst);
+      parallel_for(n, CONVERT_CHUNK, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) out[i] = bf16_from_float(src[i]);
+      });
+      return;
+    }
+  }
   parallel_for(n, CONVERT_CHUNK, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) store_from_double(dst, dtype, i, static_cast<double>(src[i]));
   });
