@@ -70,6 +70,24 @@ export interface NativeBuildInfo {
   napiVersion: number;
 }
 
+/** One cuBLAS baseline's availability (lib/baselines.ts). */
+export interface NativeBaselineFeature {
+  available: boolean;
+  reason: string;
+}
+
+export interface NativeBaselineStatus {
+  available: boolean;
+  library: string;
+  version: number;
+  versionText: string;
+  reason: string;
+  device: string | null;
+  gemm: NativeBaselineFeature;
+  fp8Tensor: NativeBaselineFeature;
+  fp8Block: NativeBaselineFeature;
+}
+
 export type HostTypedArray =
   | Int8Array
   | Uint8Array
@@ -105,6 +123,15 @@ export interface NativeBinding {
   gemm(a: NativeTensor, b: NativeTensor, outDtype: DType, impl: string): NativeTensor;
   fp8Gemm(aValues: NativeTensor, aScales: NativeTensor, bValues: NativeTensor, bScales: NativeTensor, outDtype: DType, impl: string): NativeTensor;
   kernelVersions(): Record<string, NativeKernelVersion[]>;
+  baselineStatus(device: string | null): NativeBaselineStatus;
+  baselineGemm(a: NativeTensor, b: NativeTensor, outDtype: DType): NativeTensor;
+  baselineFp8Prepare(
+    aValues: NativeTensor, aScales: NativeTensor, bValues: NativeTensor, bScales: NativeTensor, mode: 'tensor' | 'block',
+  ): NativeTensor[];
+  baselineFp8Gemm(
+    aValues: NativeTensor, aScales: NativeTensor, bValues: NativeTensor, bScales: NativeTensor, mode: 'tensor' | 'block',
+    outDtype: DType,
+  ): NativeTensor;
 }
 
 export type NativeQuantBlock = 'row128' | 'tile128' | 'tensor';

@@ -16,6 +16,8 @@ export interface DeviceInfo {
   /** `'cpu'` or `'cuda:N'`. */
   readonly id: string;
   readonly kind: 'cpu' | 'cuda';
+  /** 0 for the CPU; the CUDA device ordinal for GPUs. */
+  readonly ordinal: number;
   /** CPU model or GPU product name. */
   readonly name: string;
   /** Bytes of host RAM (CPU) or device memory (GPU). */
@@ -299,6 +301,10 @@ export function device(spec: DeviceSpec = 'auto'): Device {
 /** @internal A Device from a Device or a spec, for ops taking either. */
 export function resolveDevice(op: string, target: unknown): Device {
   if (target instanceof Device) return target;
-  if (typeof target === 'string') return device(target as DeviceSpec);
+  if (typeof target === 'string') {
+    const known = target === 'auto' || target === 'cpu' || target === 'cuda' || /^cuda:\d+$/.test(target);
+    if (!known) throw typeError(op, 'device', `a Device or ${SPEC_TEXT}`, target);
+    return device(target as DeviceSpec);
+  }
   throw typeError(op, 'device', `a Device or ${SPEC_TEXT}`, target);
 }

@@ -46,3 +46,4 @@ export {
   type Impl,
 } from './quantize.js';
 export { gemm, fp8Gemm, type GemmOptions, type Fp8GemmOptions } from './gemm.js';
+export * as baselines from './baselines.js';

@@ -3,7 +3,8 @@
  *
  * For each block: `amax = max(max|x|, 1e-4)`, `scale = amax / 448` (e4m3; 57344
  * for e5m2; with `scaleFormat: 'ue8m0'` rounded up to a power of two),
- * `q = fp8(x / scale)`, so `x ≈ q · scale`. Blocks:
+ * `q = fp8(x · (1 / scale))` (the reciprocal rounded to f32 once per block), so
+ * `x ≈ q · scale`. Blocks:
  *
  * - `[1, 128]`: along the last dimension (activations); scales f32
  *   `[...x.shape.slice(0, -1), ceil(K / 128)]`.

@@ -2,14 +2,16 @@
  * Tensors: typed, row-major, contiguous arrays on a device.
  * @module
  */
-import { inspect } from 'node:util';
-
 import { binding, type NativeTensor } from './binding.js';
 import type { Device, DeviceSpec } from './device.js';
 import { getDevice, resolveDevice } from './device.js';
 import { type ArrayFor, type DType, dtypeSize } from './dtype.js';
 import { DisposedError, fromNativeError } from './errors.js';
 import { checkDType, checkOptions, checkShape, numel, rangeError, shapeText, typeError } from './validate.js';
+
+// util.inspect's hook, by its registered name (no node:util import, so the
+// published types need nothing beyond the standard library).
+const inspectCustom: unique symbol = Symbol.for('nodejs.util.inspect.custom') as never;
 
 // The safety net for tensors that were never disposed: frees the native
 // buffer when the Tensor is collected. dispose()/using is the plan.
@@ -138,7 +140,8 @@ export class Tensor<D extends DType = DType> {
 
   /** A copy on the same device. */
   clone(): Tensor<D> {
-    return this.to(this.device);
+    const handle = this.handle('clone', 'tensor');
+    return Tensor.fromNative<D>(callNative(() => binding().copyTo(handle, this.device.id, false)));
   }
 
   /**
@@ -192,7 +195,7 @@ export class Tensor<D extends DType = DType> {
     return `Tensor(${this.dtype} ${shapeText(this.shape)} on ${this.device.id}${this.#disposed ? ', disposed' : ''})`;
   }
 
-  [inspect.custom](): string {
+  [inspectCustom](): string {
     return this.toString();
   }
 }

@@ -32,6 +32,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   moekit::register_fp8(env, exports);
   moekit::register_quantize(env, exports);
   moekit::register_gemm(env, exports);
+  moekit::register_baselines(env, exports);
   return exports;
 }
 

@@ -28,7 +28,9 @@ function findNvcc() {
 export function buildNative({ quiet = false } = {}) {
   const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
   const cudaMode = (process.env.MOEKIT_CUDA ?? 'AUTO').toUpperCase();
-  const args = [cmakeJs, 'compile', '--directory', root, '--out', join(root, 'build'),
+  // configure every time, so option changes (MOEKIT_CUDA, architectures)
+  // take effect; unchanged objects are not rebuilt.
+  const args = [cmakeJs, 'configure', '--directory', root, '--out', join(root, 'build'),
     '--config', process.env.MOEKIT_BUILD_TYPE ?? 'Release',
     '--parallel', String(Number(process.env.MOEKIT_BUILD_JOBS) || availableParallelism()),
     `--CDMOEKIT_CUDA=${cudaMode}`];
@@ -38,10 +40,13 @@ export function buildNative({ quiet = false } = {}) {
     if (nvcc) env.CUDACXX = nvcc;
   }
   if (process.env.MOEKIT_CUDA_ARCHITECTURES) args.push(`--CDCMAKE_CUDA_ARCHITECTURES=${process.env.MOEKIT_CUDA_ARCHITECTURES}`);
-  if (process.env.MOEKIT_PTXAS_VERBOSE === '1') args.push('--CDMOEKIT_PTXAS_VERBOSE=ON');
+  args.push(`--CDMOEKIT_PTXAS_VERBOSE=${process.env.MOEKIT_PTXAS_VERBOSE === '1' ? 'ON' : 'OFF'}`);
   if (quiet) args.push('--log-level', 'warn');
-  const r = spawnSync(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
-  return r.status ?? 1;
+  const configured = spawnSync(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
+  if (configured.status !== 0) return configured.status ?? 1;
+  const buildArgs = [cmakeJs, 'build', ...args.slice(2)];
+  const built = spawnSync(process.execPath, buildArgs, { cwd: root, env, stdio: 'inherit' });
+  return built.status ?? 1;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -33,7 +33,7 @@ struct Fp8GemmParams {
   void* c;                 // [m, n] row-major, c_dtype
   int64_t m;
   int64_t n;
-  int64_t k;               // >= 1
+  int64_t k;               // >= 0 (k == 0 gives zeros)
   int64_t scale_k;         // ceil(k / 128)
   DType a_format;          // E4M3 or E5M2
   DType b_format;          // E4M3 or E5M2

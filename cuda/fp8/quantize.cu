@@ -55,11 +55,12 @@ __global__ void quantize_row128_v1_kernel(const QuantizeParams p) {
       amax = fmaxf(amax, fabsf(v[j]));
     }
     const float scale = fp8_block_scale(warp_max(amax), p.format, p.ue8m0);
+    const float inv = fp8_inverse_scale(scale);
     if (lane == 0) p.scales[blk] = scale;
 #pragma unroll
     for (int j = 0; j < ELEMS_PER_LANE; ++j) {
       const int64_t col = col0 + j * WARP + lane;
-      if (col < p.cols) p.values[base + col] = encode_fp8(v[j] / scale, p.format);
+      if (col < p.cols) p.values[base + col] = encode_fp8(v[j] * inv, p.format);
     }
   }
 }
@@ -93,13 +94,14 @@ __global__ void quantize_tile128_v1_kernel(const QuantizeParams p) {
   }
   __syncthreads();
   const float scale = fp8_block_scale(warp_amax[0], p.format, p.ue8m0);
+  const float inv = fp8_inverse_scale(scale);
   if (threadIdx.x == 0) p.scales[tile] = scale;
   for (int64_t e = threadIdx.x; e < elems; e += blockDim.x) {
     const int64_t r = e / QUANT_BLOCK;
     const int64_t c = e % QUANT_BLOCK;
     if (c < tile_cols) {
       const int64_t i = (b * p.rows + r0 + r) * p.cols + c0 + c;
-      p.values[i] = encode_fp8(load_as_float(p.x, p.x_dtype, i) / scale, p.format);
+      p.values[i] = encode_fp8(load_as_float(p.x, p.x_dtype, i) * inv, p.format);
     }
   }
 }
@@ -118,10 +120,11 @@ __global__ void tensor_amax_v1_kernel(const QuantizeParams p, int64_t total) {
 
 __global__ void tensor_encode_v1_kernel(const QuantizeParams p, int64_t total) {
   const float scale = fp8_block_scale(*p.amax_scratch, p.format, p.ue8m0);
+  const float inv = fp8_inverse_scale(scale);
   if (blockIdx.x == 0 && threadIdx.x == 0) p.scales[0] = scale;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
-    p.values[i] = encode_fp8(load_as_float(p.x, p.x_dtype, i) / scale, p.format);
+    p.values[i] = encode_fp8(load_as_float(p.x, p.x_dtype, i) * inv, p.format);
   }
 }
 

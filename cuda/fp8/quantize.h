@@ -3,7 +3,9 @@
 //
 // For each block: amax = max(max |x|, 1e-4); scale = amax / fmt_max (448 for
 // e4m3, 57344 for e5m2), with ue8m0 rounded up to a power of two;
-// q = fp8(x / scale) (f32 division, round to nearest even, saturating).
+// q = fp8(x * inv) with inv = 1 / scale rounded to f32 once per block (as
+// DeepGEMM's reference quantizer; one multiply per element instead of a
+// division), then round to nearest even, saturating.
 // Dequantization: x' = f32(q) * scale, rounded to the output dtype.
 //
 // Blocks (x viewed as `batch` matrices of [rows, cols]):
@@ -13,7 +15,11 @@
 // Ragged edge blocks count only their real elements (zero padding cannot
 // raise amax).
 //
-//   kernels:  cuda/fp8/quantize.cu
+//   v1: scalar loads, a warp per 1x128 block, a block per 128x128 tile; any layout
+//   v2: 16-byte vector loads, elements kept in registers (one read, one write);
+//       rows of 16-byte multiples
+//
+//   kernels:  cuda/fp8/quantize.cu (v1), cuda/fp8/quantize_v2.cu
 //   CPU twin: native/cpu/fp8/quantize.cc
 //   tests:    tests/fp8/quantize.test.ts
 //   bench:    bench/fp8/quantize.bench.ts
@@ -59,6 +65,8 @@ struct DequantizeParams {
 void quantize_cpu(const QuantizeParams& p);
 void dequantize_cpu(const DequantizeParams& p);
 void quantize_v1(const QuantizeParams& p, cudaStream_t stream);
+void quantize_v2(const QuantizeParams& p, cudaStream_t stream);
+const char* quantize_v2_unsupported(const QuantizeParams& p);
 void dequantize_v1(const DequantizeParams& p, cudaStream_t stream);
 
 }  // namespace moekit

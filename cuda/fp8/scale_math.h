@@ -34,4 +34,15 @@ MOEKIT_HD float fp8_block_scale(float amax, DType format, bool ue8m0) {
   return ue8m0 ? round_up_pow2(s) : s;
 }
 
+// The multiplier applied to each element: the correctly rounded f32
+// reciprocal of the scale, identical on host (IEEE division) and device
+// (rcp.rn, which avoids pulling the division slow path into kernels).
+MOEKIT_HD float fp8_inverse_scale(float scale) {
+#if defined(__CUDA_ARCH__)
+  return __frcp_rn(scale);
+#else
+  return 1.0f / scale;
+#endif
+}
+
 }  // namespace moekit

@@ -44,6 +44,12 @@ TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Te
   live_ = true;
   device_id_ = ref_.device().id();
   ref_.device().tensor_created();
+  // Host buffers count towards V8's view of memory, so forgotten tensors
+  // still prompt garbage collection (GPU memory is the pool's business).
+  if (ref_.device().kind() == DeviceKind::Cpu) {
+    external_bytes_ = static_cast<int64_t>(ref_.nbytes());
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), external_bytes_);
+  }
 }
 
 TensorHandle::~TensorHandle() { release(); }
@@ -54,6 +60,8 @@ void TensorHandle::release() {
   Device& device = ref_.device();
   ref_.storage.reset();
   device.tensor_released();
+  if (external_bytes_) Napi::MemoryManagement::AdjustExternalMemory(Env(), -external_bytes_);
+  external_bytes_ = 0;
 }
 
 const TensorRef& TensorHandle::unwrap(Napi::Value value, const char* op, const char* arg) {
@@ -76,11 +84,7 @@ Napi::Value TensorHandle::get_dtype(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), dtype_name(ref_.dtype));
 }
 
-Napi::Value TensorHandle::get_shape(const Napi::CallbackInfo& info) {
-  Napi::Array a = Napi::Array::New(info.Env(), ref_.shape.size());
-  for (size_t i = 0; i < ref_.shape.size(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), static_cast<double>(ref_.shape[i])));
-  return a;
-}
+Napi::Value TensorHandle::get_shape(const Napi::CallbackInfo& info) { return shape_to_js(info.Env(), ref_.shape); }
 
 Napi::Value TensorHandle::get_device(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), device_id_);

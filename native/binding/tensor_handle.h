@@ -32,6 +32,7 @@ class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
 
   TensorRef ref_;
   std::string device_id_;
+  int64_t external_bytes_ = 0;
   bool live_ = false;
 };
 

@@ -31,6 +31,7 @@ const std::vector<KernelVersion<Fp8GemmParams>>& fp8_gemm_versions() {
       {"v1", "tiled SIMT, FP8 decoded in shared memory, promotion every 128", 80, 0, "", fp8_gemm_v1_unsupported, fp8_gemm_v1},
       {"v2", "mma.sync FP8 m16n8k32 (sm_89+; bf16 m16n8k16 on sm_80), 3-stage cp.async pipeline, promotion every 128", 80, 0, "",
        fp8_gemm_v2_unsupported, fp8_gemm_v2},
+      {"v3", "sm_90a: TMA + wgmma, warp-specialized, persistent, promotion every 128", 90, 90, "", fp8_gemm_v3_unsupported, fp8_gemm_v3},
   };
   return versions;
 }
@@ -38,6 +39,7 @@ const std::vector<KernelVersion<Fp8GemmParams>>& fp8_gemm_versions() {
 const std::vector<KernelVersion<QuantizeParams>>& quantize_versions() {
   static const std::vector<KernelVersion<QuantizeParams>> versions = {
       {"v1", "warp per 1x128 block, block per 128x128 tile", 80, 0, "", always_supported<QuantizeParams>, quantize_v1},
+      {"v2", "16-byte vector loads, tile held in registers", 80, 0, "", quantize_v2_unsupported, quantize_v2},
   };
   return versions;
 }

@@ -24,7 +24,8 @@ float decode_fp8(uint8_t q, DType format) {
 
 // Quantizes x[i] for i in [begin, end) of a row-major range with one scale.
 void quantize_span(const QuantizeParams& p, int64_t begin, int64_t end, float scale) {
-  for (int64_t i = begin; i < end; ++i) p.values[i] = encode_fp8(load_as_float(p.x, p.x_dtype, i) / scale, p.format);
+  const float inv = fp8_inverse_scale(scale);
+  for (int64_t i = begin; i < end; ++i) p.values[i] = encode_fp8(load_as_float(p.x, p.x_dtype, i) * inv, p.format);
 }
 
 float span_amax(const QuantizeParams& p, int64_t begin, int64_t end) {

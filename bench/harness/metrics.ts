@@ -1,0 +1,65 @@
+/**
+ * FLOP and byte counts of one run, by name, so every suite counts the same
+ * way (DESIGN §6). TFLOP/s and GB/s in the report come from these.
+ * @module
+ */
+
+/** GEMM C[M,N] = A[M,K]·B[N,K]ᵀ: one multiply and one add per (m, n, k). */
+export function gemmFlops(m: number, n: number, k: number): number {
+  return 2 * m * n * k;
+}
+
+/**
+ * A copy between host and device: each byte crosses the link once, so this
+ * is `n`. Use {@link copyReadWriteBytes} for copies within one memory.
+ */
+export function copyBytes(n: number): number {
+  return n;
+}
+
+/**
+ * A copy within one memory (device-to-device, host memcpy): `n` bytes read
+ * plus `n` bytes written, the way STREAM and vendor bandwidth tests count it.
+ */
+export function copyReadWriteBytes(n: number): number {
+  return 2 * n;
+}
+
+/** How many bytes one element of a dtype takes, for byte counts. */
+export type ElementBytes = 1 | 2 | 4;
+
+/**
+ * MLA decode over a paged latent cache (DESIGN §6): scores against the 576
+ * key columns and the 512 value columns, per head, query and key.
+ * @param seqLens - keys per batch entry (Sk of each sequence).
+ */
+export function mlaDecodeFlops(seqLens: readonly number[], heads: number, queriesPerSeq: number): number {
+  let keys = 0;
+  for (const s of seqLens) keys += s;
+  return 2 * heads * queriesPerSeq * keys * (576 + 512);
+}
+
+/**
+ * MLA decode bytes (DESIGN §6): the cache rows read once (576 columns each)
+ * plus queries in and outputs out, at `elementBytes` each.
+ */
+export function mlaDecodeBytes(seqLens: readonly number[], heads: number, queriesPerSeq: number, elementBytes: ElementBytes = 2): number {
+  let keys = 0;
+  for (const s of seqLens) keys += s;
+  return elementBytes * (keys * 576 + seqLens.length * queriesPerSeq * heads * (576 + 512));
+}
+
+/**
+ * Unmasked (query, key) pairs of causal prefill over packed sequences: a
+ * sequence of length s has s·(s+1)/2.
+ */
+export function causalPairs(seqLens: readonly number[]): number {
+  let pairs = 0;
+  for (const s of seqLens) pairs += (s * (s + 1)) / 2;
+  return pairs;
+}
+
+/** MLA prefill FLOPs (DESIGN §6): 2·H·(192+128) per unmasked pair (QKᵀ over 192 columns, PV over 128). */
+export function mlaPrefillFlops(pairs: number, heads: number): number {
+  return 2 * heads * (192 + 128) * pairs;
+}

@@ -1,0 +1,7 @@
+/**
+ * The suites `npm run bench` runs. Every export of this module is a suite
+ * (checked by harness/registry.ts); a kernel family adds its own with one
+ * line, e.g. `export { fp8Suite } from './fp8/gemm.bench.js';`.
+ * @module
+ */
+export { memorySuite } from './memory/copy.bench.js';

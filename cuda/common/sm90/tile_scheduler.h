@@ -1,0 +1,68 @@
+// Which output tiles a persistent block computes, for GEMMs launched with a
+// fixed grid (one block per multiprocessor) that walk the tiles themselves.
+//
+// Block b takes tiles b, b + grid, b + 2 * grid, ... in the order below.
+// The order groups the tile columns into bands of `group_n` columns and
+// walks each band row by row, so the tiles in flight at one time (about one
+// per multiprocessor) cover a compact rectangle of C: they share the A rows
+// and the B rows they load, which then come from L2 instead of memory.
+// The last band may be narrower. Checked on the host by
+// tests/native/sm90_tile_scheduler_check.cc.
+#pragma once
+
+#include <cstdint>
+
+#include "../hd.h"
+#include "../math.h"
+
+namespace moekit {
+namespace sm90 {
+
+struct OutputTile {
+  int32_t m_block;  // tile row: rows m_block * block_m ..
+  int32_t n_block;  // tile column: columns n_block * block_n ..
+};
+
+class TileScheduler {
+ public:
+  // m, n < 2^31 (the launcher checks); empty when either is 0.
+  MOEKIT_HD TileScheduler(int64_t m, int64_t n, int32_t block_m, int32_t block_n, int32_t group_n)
+      : num_m_blocks_(static_cast<int32_t>(ceil_div<int64_t>(m, block_m))),
+        num_n_blocks_(static_cast<int32_t>(ceil_div<int64_t>(n, block_n))),
+        group_n_(group_n) {}
+
+  MOEKIT_HD int32_t num_m_blocks() const { return num_m_blocks_; }
+  MOEKIT_HD int32_t num_n_blocks() const { return num_n_blocks_; }
+  // int64: ceil(2^31 / 64)^2 tiles would not fit 32 bits.
+  MOEKIT_HD int64_t num_tiles() const { return static_cast<int64_t>(num_m_blocks_) * num_n_blocks_; }
+
+  // The tile at position `index` (0 <= index < num_tiles()) of the walk.
+  MOEKIT_HD OutputTile tile(int64_t index) const {
+    const int64_t band_tiles = static_cast<int64_t>(group_n_) * num_m_blocks_;
+    const int64_t band = index / band_tiles;
+    const int64_t in_band = index - band * band_tiles;
+    const int64_t first_n = band * group_n_;
+    const int64_t rest_n = num_n_blocks_ - first_n;
+    const int64_t width = rest_n < group_n_ ? rest_n : group_n_;
+    OutputTile t;
+    t.m_block = static_cast<int32_t>(in_band / width);
+    t.n_block = static_cast<int32_t>(first_n + in_band % width);
+    return t;
+  }
+
+ private:
+  int32_t num_m_blocks_;
+  int32_t num_n_blocks_;
+  int32_t group_n_;
+};
+
+// Blocks of a persistent launch: one per multiprocessor, never more than
+// there are tiles (and at least one, so an empty walk still launches sanely).
+MOEKIT_HD int64_t persistent_grid_size(int64_t num_tiles, int num_sms) {
+  const int64_t sms = num_sms > 0 ? num_sms : 1;
+  const int64_t grid = num_tiles < sms ? num_tiles : sms;
+  return grid > 0 ? grid : 1;
+}
+
+}  // namespace sm90
+}  // namespace moekit

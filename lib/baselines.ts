@@ -1,0 +1,297 @@
+/**
+ * cuBLAS baselines: the GEMMs moekit's kernels are measured and
+ * cross-checked against, run through NVIDIA's cuBLASLt on the same operands.
+ * They exist for benchmarks (`bench/`) and tests, not as a second
+ * implementation to compute with.
+ *
+ * moekit does not link cuBLAS: it opens `libcublasLt` when first asked,
+ * trying `MOEKIT_CUBLASLT_PATH` when set, else `libcublasLt.so.13`,
+ * `libcublasLt.so.12` and `libcublasLt.so` on the loader's search path
+ * (`LD_LIBRARY_PATH`), then `$CUDA_HOME/lib64` and `/usr/local/cuda/lib64`.
+ * PyTorch's CUDA wheels carry it, e.g.
+ * `MOEKIT_CUBLASLT_PATH=$(python -c "import nvidia.cublas, os; print(os.path.join(nvidia.cublas.__path__[0], 'lib', 'libcublasLt.so.12'))")`.
+ * {@link status} says what was found and what can run.
+ *
+ * Work is queued on the device like any op; a failure inside cuBLASLt (no
+ * algorithm for a shape, say) rejects the next read of the device. The first
+ * baseline run on a device allocates cuBLASLt's 32 MiB workspace there, kept
+ * until the process exits (it counts in `device.memory()`).
+ * @module
+ */
+import { type NativeTensor, binding } from './binding.js';
+import { type Device, type DeviceSpec, resolveDevice } from './device.js';
+import { DisposedError } from './errors.js';
+import { Tensor, callNative } from './tensor.js';
+import { checkOneOf, checkOptions, typeError } from './validate.js';
+
+/** Output dtypes of the baselines. */
+export const OUT_DTYPES = ['bf16', 'f16', 'f32'] as const;
+
+/** An output dtype of the baselines. */
+export type BaselineOutDType = (typeof OUT_DTYPES)[number];
+
+/**
+ * How FP8 operands are scaled: `'tensor'`, one f32 scale per operand
+ * (cuBLASLt's scalar scaling); `'block'`, DeepSeek-V3's 1x128 activation and
+ * 128x128 weight scales (cuBLASLt's VEC128/BLK128x128, cuBLAS 12.9+ on
+ * compute capability 9.0).
+ */
+export const FP8_MODES = ['tensor', 'block'] as const;
+
+/** A scaling mode of {@link fp8Gemm}. */
+export type Fp8Mode = (typeof FP8_MODES)[number];
+
+/** Whether one baseline can run, and why not. */
+export interface BaselineFeature {
+  readonly available: boolean;
+  /** Why not ('' when available), with what would fix it. */
+  readonly reason: string;
+}
+
+/** What {@link status} reports. */
+export interface BaselineStatus {
+  /** cuBLASLt was loaded (every entry point found). */
+  readonly available: boolean;
+  /** The library file loaded ('' when none). */
+  readonly library: string;
+  /** `cublasLtGetVersion()`: major·10000 + minor·100 + patch, e.g. 120901 (0 when none). */
+  readonly version: number;
+  /** The version as text, e.g. '12.9.1' ('' when none). */
+  readonly versionText: string;
+  /** Why cuBLASLt is unavailable: each place looked and what failed, and the fix ('' when available). */
+  readonly reason: string;
+  /** The CUDA device the features below were judged for (null when none). */
+  readonly device: string | null;
+  /** {@link gemm}: bf16/f16 inputs. */
+  readonly gemm: BaselineFeature;
+  /** {@link fp8Gemm} with mode 'tensor': compute capability 8.9+. */
+  readonly fp8Tensor: BaselineFeature;
+  /** {@link fp8Gemm} with mode 'block': cuBLAS 12.9+ and compute capability 9.0. */
+  readonly fp8Block: BaselineFeature;
+}
+
+/**
+ * Whether cuBLASLt was found, its version, and which baselines can run on
+ * `device` (default: the first CUDA device). Loads cuBLASLt on first call;
+ * when it was not found, each call looks again, so setting
+ * `MOEKIT_CUBLASLT_PATH` takes effect without a restart.
+ * @param device - the device to judge the features for.
+ * @throws {@link UnsupportedError} when `device` names a device that does not exist.
+ * @example
+ * ```ts
+ * const s = baselines.status();
+ * if (!s.fp8Block.available) console.log(s.fp8Block.reason);
+ * ```
+ */
+export function status(device?: Device | DeviceSpec): BaselineStatus {
+  const id = device === undefined ? null : resolveDevice('baselines.status', device).id;
+  return callNative(() => binding().baselineStatus(id));
+}
+
+/** Options of {@link gemm}. */
+export interface GemmOptions {
+  /** Output dtype: the inputs' dtype (default) or 'f32'. */
+  outDtype?: BaselineOutDType;
+}
+
+function tensorArg(op: string, arg: string, value: unknown): Tensor {
+  if (!(value instanceof Tensor)) throw typeError(op, arg, 'a Tensor', value);
+  return value;
+}
+
+/**
+ * cuBLASLt's C[M,N] = A·Bᵀ (row-major A [M,K], B [N,K], as moekit's
+ * `gemm`), bf16 or f16 inputs, f32 accumulation.
+ * @param a - [M, K], bf16 or f16, on a CUDA device.
+ * @param b - [N, K], the dtype and device of `a`.
+ * @throws TypeError / RangeError for bad dtypes, ranks, mismatched K or devices.
+ * @throws {@link UnsupportedError} when cuBLASLt or a CUDA device is missing
+ *   (the message says how to install or point to it).
+ * @example
+ * ```ts
+ * using c = baselines.gemm(x, w, { outDtype: 'f32' });
+ * ```
+ */
+export function gemm(a: Tensor, b: Tensor, options?: GemmOptions): Tensor {
+  const op = 'baselines.gemm';
+  const ta = tensorArg(op, 'a', a);
+  const tb = tensorArg(op, 'b', b);
+  const opts = checkOptions(op, options);
+  const outDtype = opts.outDtype === undefined ? ta.dtype : checkOneOf(op, 'options.outDtype', opts.outDtype, OUT_DTYPES);
+  const ha = ta.handle(op, 'a');
+  const hb = tb.handle(op, 'b');
+  return Tensor.fromNative(callNative(() => binding().baselineGemm(ha, hb, outDtype)));
+}
+
+/** FP8 values with their dequantization scales (x ≈ value · scale), as moekit's `quantize` returns them. */
+export interface QuantizedOperand {
+  /** e4m3 codes, [rows, K]. */
+  readonly values: Tensor;
+  /** f32: [1] ('tensor'), [rows, ceil(K/128)] (1x128 blocks) or [ceil(rows/128), ceil(K/128)] (128x128 blocks). */
+  readonly scales: Tensor;
+}
+
+/** Options of {@link prepareFp8Gemm}. */
+export interface PrepareFp8GemmOptions {
+  /** How the operands are scaled. */
+  mode: Fp8Mode;
+}
+
+/** Options of {@link fp8Gemm}. */
+export interface Fp8GemmOptions extends PrepareFp8GemmOptions {
+  /** Output dtype, default 'bf16'. */
+  outDtype?: BaselineOutDType;
+}
+
+/** Options of {@link PreparedFp8Gemm.run}. */
+export interface RunOptions {
+  /** Output dtype, default 'bf16'. */
+  outDtype?: BaselineOutDType;
+}
+
+function quantizedArg(op: string, arg: string, value: unknown): { values: NativeTensor; scales: NativeTensor } {
+  const expected = 'an object with values and scales tensors (as quantize() returns)';
+  if (value === null || typeof value !== 'object') throw typeError(op, arg, expected, value);
+  const { values, scales } = value as { values?: unknown; scales?: unknown };
+  if (!(values instanceof Tensor)) throw typeError(op, `${arg}.values`, 'a Tensor', values);
+  if (!(scales instanceof Tensor)) throw typeError(op, `${arg}.scales`, 'a Tensor', scales);
+  return { values: values.handle(op, `${arg}.values`), scales: scales.handle(op, `${arg}.scales`) };
+}
+
+function outDtypeOption(op: string, value: unknown): BaselineOutDType {
+  return value === undefined ? 'bf16' : checkOneOf(op, 'options.outDtype', value, OUT_DTYPES);
+}
+
+/**
+ * FP8 operands made ready for cuBLASLt (see {@link prepareFp8Gemm}): block
+ * scales re-laid out as cuBLASLt reads them, so that {@link run} times the
+ * matmul alone. Holds its own references to the operands; dispose it when done.
+ */
+export class PreparedFp8Gemm {
+  /** The scaling mode. */
+  readonly mode: Fp8Mode;
+  /** Rows of A (and of the output). */
+  readonly m: number;
+  /** Rows of B (columns of the output). */
+  readonly n: number;
+  /** The shared inner dimension. */
+  readonly k: number;
+  /** The device the operands live on. */
+  readonly device: Device;
+  readonly #tensors: readonly [Tensor, Tensor, Tensor, Tensor];
+  #disposed = false;
+
+  private constructor(mode: Fp8Mode, handles: NativeTensor[]) {
+    const [aValues, aScales, bValues, bScales] = handles.map((h) => Tensor.fromNative(h));
+    if (!aValues || !aScales || !bValues || !bScales) throw new TypeError('baselines.prepareFp8Gemm: the binding returned too few tensors');
+    this.#tensors = [aValues, aScales, bValues, bScales];
+    this.mode = mode;
+    this.m = aValues.shape[0]!;
+    this.k = aValues.shape[1]!;
+    this.n = bValues.shape[0]!;
+    this.device = aValues.device;
+  }
+
+  /** @internal */
+  static fromNative(mode: Fp8Mode, handles: NativeTensor[]): PreparedFp8Gemm {
+    return new PreparedFp8Gemm(mode, handles);
+  }
+
+  /**
+   * The scales as cuBLASLt reads them: in mode 'block', A's as
+   * [ceil(K/128), M] and B's as [ceil(N/128), ceil(K/128) rounded up to 4]
+   * (zero padded); in mode 'tensor', the scales as given.
+   */
+  get scales(): { readonly a: Tensor; readonly b: Tensor } {
+    this.#check('scales');
+    return { a: this.#tensors[1], b: this.#tensors[3] };
+  }
+
+  /** Whether {@link PreparedFp8Gemm.dispose} was called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * Queues cuBLASLt's C[M,N] = Σ_kb (A_kb·B_kbᵀ)·scaleA·scaleB with f32
+   * accumulation (fast accumulation off).
+   * @throws {@link UnsupportedError} when cuBLASLt, a CUDA device, FP8
+   *   (compute capability 8.9+) or block scaling (cuBLAS 12.9+, compute
+   *   capability 9.0) is missing.
+   */
+  run(options?: RunOptions): Tensor {
+    const op = 'baselines.fp8Gemm';
+    this.#check('run');
+    const opts = checkOptions(op, options);
+    const outDtype = outDtypeOption(op, opts.outDtype);
+    const [aValues, aScales, bValues, bScales] = this.#tensors;
+    const aV = aValues.handle(op, 'a.values');
+    const aS = aScales.handle(op, 'a.scales');
+    const bV = bValues.handle(op, 'b.values');
+    const bS = bScales.handle(op, 'b.scales');
+    return Tensor.fromNative(callNative(() => binding().baselineFp8Gemm(aV, aS, bV, bS, this.mode, outDtype)));
+  }
+
+  /** Releases the operand references and the re-laid scales. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    for (const t of this.#tensors) t.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #check(method: string): void {
+    if (this.#disposed) throw new DisposedError(`PreparedFp8Gemm.${method}: it was disposed`);
+  }
+}
+
+/**
+ * The first half of {@link fp8Gemm}: checks the operands and re-lays the
+ * block scales out for cuBLASLt (a small copy, queued on the device). Call it
+ * once and time {@link PreparedFp8Gemm.run}. Works on any device (only `run`
+ * needs cuBLASLt on a CUDA device).
+ * @param a - activations: values e4m3 [M, K]; scales f32 [1] or [M, ceil(K/128)].
+ * @param b - weights: values e4m3 [N, K]; scales f32 [1] or [ceil(N/128), ceil(K/128)].
+ * @throws TypeError / RangeError for bad dtypes, shapes or mode.
+ * @throws {@link UnsupportedError} when M, N or K is not a multiple of 16
+ *   (cuBLASLt's FP8 needs 16-byte aligned rows).
+ * @example
+ * ```ts
+ * using prepared = baselines.prepareFp8Gemm(qx, qw, { mode: 'block' });
+ * using c = prepared.run({ outDtype: 'bf16' });
+ * ```
+ */
+export function prepareFp8Gemm(a: QuantizedOperand, b: QuantizedOperand, options: PrepareFp8GemmOptions): PreparedFp8Gemm {
+  const op = 'baselines.fp8Gemm';
+  const qa = quantizedArg(op, 'a', a);
+  const qb = quantizedArg(op, 'b', b);
+  const opts = checkOptions(op, options);
+  const mode = checkOneOf(op, 'options.mode', opts.mode, FP8_MODES);
+  const handles = callNative(() => binding().baselineFp8Prepare(qa.values, qa.scales, qb.values, qb.scales, mode));
+  return PreparedFp8Gemm.fromNative(mode, handles);
+}
+
+/**
+ * cuBLASLt's FP8 GEMM on moekit's quantized operands: C[M,N] =
+ * Σ_kb (A_kb·B_kbᵀ)·scaleA[m,kb]·scaleB[n/128,kb] (mode 'block', DESIGN §4)
+ * or A·Bᵀ·scaleA·scaleB (mode 'tensor'), f32 accumulation, fast
+ * accumulation off. Equals {@link prepareFp8Gemm} then
+ * {@link PreparedFp8Gemm.run}; benchmarks prepare once instead, to leave the
+ * scale re-layout out of the timing.
+ * @throws TypeError / RangeError for bad arguments; {@link UnsupportedError}
+ *   as {@link prepareFp8Gemm} and {@link PreparedFp8Gemm.run}.
+ * @example
+ * ```ts
+ * using c = baselines.fp8Gemm(quantize(x, { block: [1, 128] }), quantize(w, { block: [128, 128] }), { mode: 'block' });
+ * ```
+ */
+export function fp8Gemm(a: QuantizedOperand, b: QuantizedOperand, options: Fp8GemmOptions): Tensor {
+  const op = 'baselines.fp8Gemm';
+  const opts = checkOptions(op, options);
+  const outDtype = outDtypeOption(op, opts.outDtype);
+  using prepared = prepareFp8Gemm(a, b, { mode: opts.mode as Fp8Mode });
+  return prepared.run({ outDtype });
+}

@@ -1,0 +1,115 @@
+// The execution model (DESIGN.md section 3): ops return at once, work runs
+// in order on each device's queue, reads resolve without blocking the JS
+// thread.
+import { describe, expect, it } from 'vitest';
+
+import { type DType, device } from '../../lib/index.js';
+import { binding } from '../../lib/binding.js';
+import { expectCodes, f32Bits } from '../helpers/bits.js';
+import { cudaDevice, cudaSkipReason, testDevices } from '../helpers/devices.js';
+import { codesOf, decodeStorage, encodeStorage } from '../helpers/dtype_oracle.js';
+import { rng } from '../helpers/rng.js';
+
+const gpu = cudaDevice();
+
+/** What a chain of casts through `dtypes` makes of `x`, from the oracle. */
+function castChain(x: number, dtypes: readonly DType[]): number {
+  let v = x;
+  for (const d of dtypes) v = decodeStorage(d, encodeStorage(d, v));
+  return v;
+}
+
+describe('the JS thread stays free', () => {
+  it('the event loop keeps ticking while a large CPU cast runs', async () => {
+    const cpu = device('cpu');
+    const n = 16 << 20;
+    using big = cpu.zeros([n], 'f32');
+    await cpu.synchronize();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      const start = binding().marker('cpu');
+      using a = big.cast('bf16');
+      using b = a.cast('e4m3');
+      using c = b.cast('f16');
+      const end = binding().marker('cpu');
+      const ms = await binding().elapsed(start, end);
+      // The casts took `ms` on the queue; the interval must have run
+      // throughout (a blocked loop would count about 0).
+      expect(ms).toBeGreaterThan(0);
+      expect(ticks, `${ticks} ticks during ${ms.toFixed(1)} ms of queued casts`).toBeGreaterThanOrEqual(Math.min(3, Math.floor(ms / 50)));
+      expect(ticks).toBeGreaterThan(0);
+      expect(c.shape).toEqual([n]);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+});
+
+describe.each(testDevices().map((d) => [d.id, d] as const))('queued work on %s', (_, dev) => {
+  it('ops run in order: a chain of casts, copies and views gives the right answer', async () => {
+    const x = rng(`chain ${dev.id}`).randnArray(4096, 8);
+    const t0 = dev.tensor(x);
+    const t1 = t0.cast('bf16');
+    const t2 = t1.clone();
+    const t3 = t2.cast('f32');
+    const t4 = t3.reshape([64, 64]);
+    const t5 = t4.cast('e4m3');
+    const t6 = t5.to(dev);
+    const t7 = t6.cast('f16');
+    const t8 = t7.reshape([-1]);
+    // Disposing inputs while their work is still queued must not free them early.
+    for (const t of [t0, t1, t2, t3, t4, t5, t6, t7]) t.dispose();
+    const got = await t8.toArray();
+    t8.dispose();
+    const want = Array.from(x, (v) => f32Bits(castChain(v, ['bf16', 'f32', 'e4m3', 'f16'])));
+    expectCodes(`chain on ${dev.id}`, Array.from(got, f32Bits), want, x);
+  });
+
+  it('many reads in flight all resolve with their own data', async () => {
+    const r = rng(`reads ${dev.id}`);
+    const inputs = Array.from({ length: 200 }, () => r.randnArray(r.int(0, 3000)));
+    const tensors = inputs.map((x, i) => dev.tensor(x, { dtype: i % 2 ? 'bf16' : 'f32' }));
+    const reads = tensors.map((t) => Promise.all([t.toArray(), t.bytes()]));
+    // A read holds the buffer it reads: disposing now is allowed.
+    for (const t of tensors) t.dispose();
+    const results = await Promise.all(reads);
+    results.forEach(([values, bytes], i) => {
+      const dtype: DType = i % 2 ? 'bf16' : 'f32';
+      const want = Array.from(inputs[i]!, (v) => encodeStorage(dtype, v));
+      expectCodes(`read ${i} (${dtype}) bytes on ${dev.id}`, codesOf(dtype, bytes), want, inputs[i]);
+      expectCodes(`read ${i} (${dtype}) values on ${dev.id}`, Array.from(values, (v) => encodeStorage(dtype, v)), want, inputs[i]);
+    });
+  });
+
+  it('synchronize() resolves once earlier work is done', async () => {
+    await expect(dev.synchronize()).resolves.toBeUndefined();
+    const x = rng(`sync ${dev.id}`).randnArray(1 << 20);
+    using t = dev.tensor(x, { dtype: 'bf16' });
+    const start = binding().marker(dev.id);
+    using u = t.cast('f32');
+    const end = binding().marker(dev.id);
+    await dev.synchronize();
+    // Both markers were recorded by the time synchronize() resolved.
+    expect(await binding().elapsed(start, end)).toBeGreaterThanOrEqual(0);
+    expect(u.size).toBe(x.length);
+  });
+});
+
+describe.skipIf(!gpu)(`cuda${gpu ? '' : ` (skipped: ${cudaSkipReason()})`}: order across devices`, () => {
+  it('cpu -> cuda -> cpu copies and casts interleave in order', async () => {
+    const cpu = device('cpu');
+    const x = rng('cross-device chain').randnArray(1 << 16, 16);
+    const a = cpu.tensor(x);
+    const b = a.to(gpu!);
+    const c = b.cast('bf16');
+    const d = c.to(cpu);
+    const e = d.cast('e5m2');
+    const g = e.to(gpu!);
+    const f = g.cast('f32');
+    for (const t of [a, b, c, d, e, g]) t.dispose();
+    const got = await f.toArray();
+    f.dispose();
+    expectCodes('cross-device chain', Array.from(got, f32Bits), Array.from(x, (v) => f32Bits(castChain(v, ['bf16', 'e5m2']))), x);
+  });
+});
