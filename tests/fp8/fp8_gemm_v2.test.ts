@@ -12,77 +12,27 @@
 import { describe, expect, it } from 'vitest';
 
 import { binding } from '../../lib/binding.js';
-import {
-  type Device,
-  UnsupportedError,
-  asQuantized,
-  buildInfo,
-  cudaStatus,
-  device,
-  devices,
-  fp8Gemm,
-  kernelVersions,
-  quantize,
-} from '../../lib/index.js';
-
-const SEED = 0x2f8;
-
-// mulberry32: small, seedable, good enough for test data.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { type Device, UnsupportedError, asQuantized, buildInfo, device, fp8Gemm, kernelVersions, quantize } from '../../lib/index.js';
+import { expectClose } from '../helpers/close.js';
+import { cudaDevice, cudaSkipReason } from '../helpers/devices.js';
+import { rng } from '../helpers/rng.js';
 
 // Values whose magnitude changes by row and by 128-column block, so every
 // scale of both operands matters.
-function randomMatrix(rows: number, cols: number, seed: number): Float32Array {
-  const next = rng(seed);
-  const out = new Float32Array(rows * cols);
-  const rowScale = Array.from({ length: rows }, () => 2 ** (next() * 8 - 4));
-  const blockScale = Array.from({ length: Math.ceil(cols / 128) }, () => 2 ** (next() * 4 - 2));
+function randomMatrix(rows: number, cols: number, stream: string): Float32Array {
+  const r = rng(stream);
+  const out = r.randnArray(rows * cols);
+  const rowScale = Array.from({ length: rows }, () => 2 ** r.uniform(-4, 4));
+  const blockScale = Array.from({ length: Math.ceil(cols / 128) }, () => 2 ** r.uniform(-2, 2));
   for (let i = 0; i < rows; ++i) {
-    for (let j = 0; j < cols; ++j) out[i * cols + j] = (next() + next() + next() - 1.5) * rowScale[i]! * blockScale[Math.floor(j / 128)]!;
+    for (let j = 0; j < cols; ++j) out[i * cols + j]! *= rowScale[i]! * blockScale[Math.floor(j / 128)]!;
   }
   return out;
 }
 
-// Relative L2 error (DESIGN.md section 5) with NaN/inf parity; the message
-// names the seed, the worst element and both values.
-function expectClose(label: string, out: Float32Array, ref: Float32Array, tol: number, seed: number): void {
-  expect(out.length, `${label}: length`).toBe(ref.length);
-  let num = 0;
-  let den = 0;
-  let worst = -1;
-  let worstErr = -1;
-  for (let i = 0; i < ref.length; ++i) {
-    const a = out[i]!;
-    const b = ref[i]!;
-    if (!Number.isFinite(a) || !Number.isFinite(b)) {
-      const same = (Number.isNaN(a) && Number.isNaN(b)) || a === b;
-      expect(same, `${label}: seed ${seed}: element ${i} is ${a}, reference ${b}`).toBe(true);
-      continue;
-    }
-    const d = a - b;
-    num += d * d;
-    den += b * b;
-    if (Math.abs(d) > worstErr) {
-      worstErr = Math.abs(d);
-      worst = i;
-    }
-  }
-  const rel = den > 0 ? Math.sqrt(num / den) : Math.sqrt(num);
-  expect(rel, `${label}: seed ${seed}: relative L2 ${rel}; worst element ${worst}: ${out[worst]} vs ${ref[worst]}`).toBeLessThan(tol);
-}
-
-const cuda = cudaStatus();
-const gpu = devices().find((d) => d.kind === 'cuda' && (d.computeCapability?.[0] ?? 0) >= 8);
-const skipReason = !cuda.built ? 'the addon was built without CUDA' : !cuda.available ? cuda.reason : 'no GPU of compute capability 8.0 or newer';
+const cuda = cudaDevice();
+const gpu = cuda && (cuda.info.computeCapability?.[0] ?? 0) >= 8 ? cuda : undefined;
+const skipReason = !buildInfo().cuda ? 'the addon was built without CUDA' : !cuda ? cudaSkipReason() : 'v2 needs compute capability 8.0 or newer';
 
 describe.skipIf(!buildInfo().cuda)(`fp8Gemm version table${buildInfo().cuda ? '' : ' (skipped: the addon was built without CUDA)'}`, () => {
   it('lists v2 for sm_80 and newer, not yet verified', () => {
@@ -106,10 +56,10 @@ describe.skipIf(!gpu)(`fp8Gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipRe
     [2, 2112, 7168, 'decode rows, DeepSeek-V3 q_a/kv_a shape: 56 K blocks'],
   ];
 
-  function run(dev: Device, m: number, n: number, k: number, formats: ['e4m3' | 'e5m2', 'e4m3' | 'e5m2'], outDtype: 'bf16' | 'f32', seed: number) {
+  function run(dev: Device, m: number, n: number, k: number, formats: ['e4m3' | 'e5m2', 'e4m3' | 'e5m2'], outDtype: 'bf16' | 'f32') {
     const cpu = device('cpu');
-    const x = cpu.tensor(randomMatrix(m, k, seed), { shape: [m, k] });
-    const w = cpu.tensor(randomMatrix(n, k, seed + 1), { shape: [n, k] });
+    const x = cpu.tensor(randomMatrix(m, k, `fp8Gemm v2 a ${m}x${k}`), { shape: [m, k] });
+    const w = cpu.tensor(randomMatrix(n, k, `fp8Gemm v2 b ${n}x${k}`), { shape: [n, k] });
     const qa = quantize(x, { block: [1, 128], format: formats[0] });
     const qb = quantize(w, { block: [128, 128], format: formats[1] });
     const ref = fp8Gemm(qa, qb, { impl: 'cpu', outDtype });
@@ -121,17 +71,16 @@ describe.skipIf(!gpu)(`fp8Gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipRe
   }
 
   it.each(shapes)('M=%i N=%i K=%i: %s', async (m, n, k) => {
-    const dev = device(gpu!.id as `cuda:${number}`);
+    const dev = gpu!;
     binding().setPoison(dev.id, true);
     try {
       for (const outDtype of ['bf16', 'f32'] as const) {
-        const seed = SEED + m * 7 + n * 13 + k;
-        const { ref, out, dispose } = run(dev, m, n, k, ['e4m3', 'e4m3'], outDtype, seed);
+        const { ref, out, dispose } = run(dev, m, n, k, ['e4m3', 'e4m3'], outDtype);
         try {
           expect(out.shape).toEqual([m, n]);
           expect(out.dtype).toBe(outDtype);
           // DESIGN.md section 5: FP8 GEMM vs the same quantized inputs < 1e-3; a bf16 output < 1e-2.
-          expectClose(`v2 e4m3 ${outDtype} ${m}x${n}x${k}`, await out.toArray(), await ref.toArray(), outDtype === 'f32' ? 1e-3 : 1e-2, seed);
+          expectClose(`v2 e4m3 ${outDtype} ${m}x${n}x${k}`, await out.toArray(), await ref.toArray(), outDtype === 'f32' ? 1e-3 : 1e-2, { shape: [m, n] });
         } finally {
           dispose();
         }
@@ -147,14 +96,13 @@ describe.skipIf(!gpu)(`fp8Gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipRe
     ['e5m2', 'e5m2'],
   ];
   it.each(pairings)('a %s x b %s', async (fa, fb) => {
-    const dev = device(gpu!.id as `cuda:${number}`);
+    const dev = gpu!;
     binding().setPoison(dev.id, true);
     try {
       const [m, n, k] = [129, 130, 400];
-      const seed = SEED + (fa === 'e5m2' ? 1 : 0) + (fb === 'e5m2' ? 2 : 0);
-      const { ref, out, dispose } = run(dev, m, n, k, [fa, fb], 'f32', seed);
+      const { ref, out, dispose } = run(dev, m, n, k, [fa, fb], 'f32');
       try {
-        expectClose(`v2 ${fa} x ${fb} ${m}x${n}x${k}`, await out.toArray(), await ref.toArray(), 1e-3, seed);
+        expectClose(`v2 ${fa} x ${fb} ${m}x${n}x${k}`, await out.toArray(), await ref.toArray(), 1e-3, { shape: [m, n] });
       } finally {
         dispose();
       }
@@ -164,9 +112,9 @@ describe.skipIf(!gpu)(`fp8Gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipRe
   });
 
   it('refuses K that is no multiple of 16, saying why', () => {
-    const dev = device(gpu!.id as `cuda:${number}`);
-    const x = dev.tensor(randomMatrix(4, 40, SEED), { shape: [4, 40] });
-    const w = dev.tensor(randomMatrix(4, 40, SEED + 1), { shape: [4, 40] });
+    const dev = gpu!;
+    const x = dev.tensor(randomMatrix(4, 40, 'fp8Gemm v2 k40 a'), { shape: [4, 40] });
+    const w = dev.tensor(randomMatrix(4, 40, 'fp8Gemm v2 k40 b'), { shape: [4, 40] });
     const qa = quantize(x, { block: [1, 128] });
     const qb = quantize(w, { block: [128, 128] });
     try {

@@ -10,64 +10,25 @@
 import { describe, expect, it } from 'vitest';
 
 import { binding } from '../../lib/binding.js';
-import { type Device, UnsupportedError, buildInfo, cudaStatus, device, devices, gemm, kernelVersions } from '../../lib/index.js';
-
-const SEED = 0x6e2;
-
-// mulberry32: small, seedable, good enough for test data.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { type Device, UnsupportedError, buildInfo, device, gemm, kernelVersions } from '../../lib/index.js';
+import { expectClose } from '../helpers/close.js';
+import { cudaDevice, cudaSkipReason } from '../helpers/devices.js';
+import { rng } from '../helpers/rng.js';
 
 // Values in (-1, 1) scaled per row, so a row or column mix-up shows.
-function randomMatrix(rows: number, cols: number, seed: number): Float32Array {
-  const next = rng(seed);
-  const out = new Float32Array(rows * cols);
+function randomMatrix(rows: number, cols: number, stream: string): Float32Array {
+  const r = rng(stream);
+  const out = r.uniformArray(rows * cols, -1, 1);
   for (let i = 0; i < rows; ++i) {
-    const scale = 2 ** (next() * 4 - 2);
-    for (let j = 0; j < cols; ++j) out[i * cols + j] = (next() * 2 - 1) * scale;
+    const scale = 2 ** r.uniform(-2, 2);
+    for (let j = 0; j < cols; ++j) out[i * cols + j]! *= scale;
   }
   return out;
 }
 
-// Relative L2 error (DESIGN.md section 5) with NaN/inf parity; the message
-// names the seed, the worst element and both values.
-function expectClose(label: string, out: Float32Array, ref: Float32Array, tol: number, seed: number): void {
-  expect(out.length, `${label}: length`).toBe(ref.length);
-  let num = 0;
-  let den = 0;
-  let worst = -1;
-  let worstErr = -1;
-  for (let i = 0; i < ref.length; ++i) {
-    const a = out[i]!;
-    const b = ref[i]!;
-    if (!Number.isFinite(a) || !Number.isFinite(b)) {
-      const same = (Number.isNaN(a) && Number.isNaN(b)) || a === b;
-      expect(same, `${label}: seed ${seed}: element ${i} is ${a}, reference ${b}`).toBe(true);
-      continue;
-    }
-    const d = a - b;
-    num += d * d;
-    den += b * b;
-    if (Math.abs(d) > worstErr) {
-      worstErr = Math.abs(d);
-      worst = i;
-    }
-  }
-  const rel = den > 0 ? Math.sqrt(num / den) : Math.sqrt(num);
-  expect(rel, `${label}: seed ${seed}: relative L2 ${rel}; worst element ${worst}: ${out[worst]} vs ${ref[worst]}`).toBeLessThan(tol);
-}
-
-const cuda = cudaStatus();
-const gpu = devices().find((d) => d.kind === 'cuda' && (d.computeCapability?.[0] ?? 0) >= 8);
-const skipReason = !cuda.built ? 'the addon was built without CUDA' : !cuda.available ? cuda.reason : 'no GPU of compute capability 8.0 or newer';
+const cuda = cudaDevice();
+const gpu = cuda && (cuda.info.computeCapability?.[0] ?? 0) >= 8 ? cuda : undefined;
+const skipReason = !buildInfo().cuda ? 'the addon was built without CUDA' : !cuda ? cudaSkipReason() : 'v2 needs compute capability 8.0 or newer';
 
 describe.skipIf(!buildInfo().cuda)(`gemm version table${buildInfo().cuda ? '' : ' (skipped: the addon was built without CUDA)'}`, () => {
   it('lists v2 for sm_80 and newer, not yet verified', () => {
@@ -93,10 +54,10 @@ describe.skipIf(!gpu)(`gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipReaso
     [5, 7, 0, 'K = 0: C is zero'],
   ];
 
-  function run(dev: Device, m: number, n: number, k: number, dtype: 'bf16' | 'f16', outDtype: 'bf16' | 'f16' | 'f32', seed: number) {
+  function run(dev: Device, m: number, n: number, k: number, dtype: 'bf16' | 'f16', outDtype: 'bf16' | 'f16' | 'f32') {
     const cpu = device('cpu');
-    const a = cpu.tensor(randomMatrix(m, k, seed), { shape: [m, k], dtype });
-    const b = cpu.tensor(randomMatrix(n, k, seed + 1), { shape: [n, k], dtype });
+    const a = cpu.tensor(randomMatrix(m, k, `gemm v2 a ${m}x${k}`), { shape: [m, k], dtype });
+    const b = cpu.tensor(randomMatrix(n, k, `gemm v2 b ${n}x${k}`), { shape: [n, k], dtype });
     const ref = gemm(a, b, { impl: 'cpu', outDtype });
     const ga = a.to(dev);
     const gb = b.to(dev);
@@ -106,19 +67,20 @@ describe.skipIf(!gpu)(`gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipReaso
   }
 
   it.each(shapes)('M=%i N=%i K=%i: %s', async (m, n, k) => {
-    const dev = device(gpu!.id as `cuda:${number}`);
+    const dev = gpu!;
     binding().setPoison(dev.id, true);
     try {
       for (const dtype of ['bf16', 'f16'] as const) {
         for (const outDtype of ['f32', dtype] as const) {
-          const seed = SEED + m * 7 + n * 13 + k;
-          const { ref, out, dispose } = run(dev, m, n, k, dtype, outDtype, seed);
+          const { ref, out, dispose } = run(dev, m, n, k, dtype, outDtype);
           try {
             expect(out.shape).toEqual([m, n]);
             expect(out.dtype).toBe(outDtype);
             // Same inputs, f32 accumulation on both sides: f32 output < 1e-5;
             // a 16-bit output adds one rounding (DESIGN.md section 5: < 1e-2).
-            expectClose(`v2 ${dtype} -> ${outDtype} ${m}x${n}x${k}`, await out.toArray(), await ref.toArray(), outDtype === 'f32' ? 1e-5 : 1e-2, seed);
+            expectClose(`v2 ${dtype} -> ${outDtype} ${m}x${n}x${k}`, await out.toArray(), await ref.toArray(), outDtype === 'f32' ? 1e-5 : 1e-2, {
+              shape: [m, n],
+            });
           } finally {
             dispose();
           }
@@ -130,9 +92,9 @@ describe.skipIf(!gpu)(`gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipReaso
   });
 
   it('refuses K that is no multiple of 8, saying why', () => {
-    const dev = device(gpu!.id as `cuda:${number}`);
-    const a = dev.tensor(randomMatrix(4, 12, SEED), { shape: [4, 12], dtype: 'bf16' });
-    const b = dev.tensor(randomMatrix(4, 12, SEED + 1), { shape: [4, 12], dtype: 'bf16' });
+    const dev = gpu!;
+    const a = dev.tensor(randomMatrix(4, 12, 'gemm v2 k12 a'), { shape: [4, 12], dtype: 'bf16' });
+    const b = dev.tensor(randomMatrix(4, 12, 'gemm v2 k12 b'), { shape: [4, 12], dtype: 'bf16' });
     try {
       expect(() => gemm(a, b, { impl: 'v2' })).toThrow(UnsupportedError);
       expect(() => gemm(a, b, { impl: 'v2' })).toThrow(/k must be a multiple of 8/);
@@ -143,9 +105,9 @@ describe.skipIf(!gpu)(`gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipReaso
   });
 
   it('refuses f32 operands, naming v1', () => {
-    const dev = device(gpu!.id as `cuda:${number}`);
-    const a = dev.tensor(randomMatrix(4, 16, SEED), { shape: [4, 16] });
-    const b = dev.tensor(randomMatrix(4, 16, SEED + 1), { shape: [4, 16] });
+    const dev = gpu!;
+    const a = dev.tensor(randomMatrix(4, 16, 'gemm v2 f32 a'), { shape: [4, 16] });
+    const b = dev.tensor(randomMatrix(4, 16, 'gemm v2 f32 b'), { shape: [4, 16] });
     try {
       expect(() => gemm(a, b, { impl: 'v2' })).toThrow(UnsupportedError);
       expect(() => gemm(a, b, { impl: 'v2' })).toThrow(/bf16 or f16 \(f32 operands run on v1\)/);
