@@ -21,6 +21,10 @@
 // The index math (fragment layouts, ldmatrix addresses, swizzle, copy
 // assignment, tile order, scale indices, the bf16 renaming) is in headers
 // and checked on the CPU by tests/native/mma_layout_check.cc.
+//
+//   CPU twin: native/cpu/fp8/fp8_gemm.cc
+//   tests:    tests/fp8/fp8_gemm_v2.test.ts (edge cases of this tiling), tests/native/mma_layout_check.cc
+//   bench:    the fp8Gemm rows of bench/ (fp8_gemm.h)
 #include <cuda_runtime.h>
 
 #include <climits>

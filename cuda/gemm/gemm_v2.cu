@@ -13,6 +13,10 @@
 // The index math (fragment layouts, ldmatrix addresses, swizzle, copy
 // assignment, tile order, warp tiles) is in headers and checked on the CPU
 // by tests/native/mma_layout_check.cc.
+//
+//   CPU twin: native/cpu/gemm/gemm.cc
+//   tests:    tests/gemm/gemm_v2.test.ts (edge cases of this tiling), tests/native/mma_layout_check.cc
+//   bench:    the gemm rows of bench/ (gemm.h)
 #include <cuda_runtime.h>
 
 #include <climits>
