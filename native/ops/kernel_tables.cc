@@ -20,6 +20,8 @@ const char* always_supported(const P&) {
 const std::vector<KernelVersion<GemmParams>>& gemm_versions() {
   static const std::vector<KernelVersion<GemmParams>> versions = {
       {"v1", "tiled SIMT FMA, any dtype", 80, 0, "", gemm_v1_unsupported, gemm_v1},
+      {"v2", "mma.sync bf16/f16 tensor cores, ldmatrix from swizzled shared memory, 4-stage cp.async pipeline", 80, 0, "",
+       gemm_v2_unsupported, gemm_v2},
   };
   return versions;
 }
@@ -27,6 +29,8 @@ const std::vector<KernelVersion<GemmParams>>& gemm_versions() {
 const std::vector<KernelVersion<Fp8GemmParams>>& fp8_gemm_versions() {
   static const std::vector<KernelVersion<Fp8GemmParams>> versions = {
       {"v1", "tiled SIMT, FP8 decoded in shared memory, promotion every 128", 80, 0, "", fp8_gemm_v1_unsupported, fp8_gemm_v1},
+      {"v2", "mma.sync FP8 m16n8k32 (sm_89+; bf16 m16n8k16 on sm_80), 3-stage cp.async pipeline, promotion every 128", 80, 0, "",
+       fp8_gemm_v2_unsupported, fp8_gemm_v2},
       {"v3", "sm_90a: TMA + wgmma, warp-specialized, persistent, promotion every 128", 90, 90, "", fp8_gemm_v3_unsupported, fp8_gemm_v3},
   };
   return versions;

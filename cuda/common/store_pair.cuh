@@ -1,0 +1,58 @@
+// Epilogue store of the mma kernels: two f32 results for columns col and
+// col + 1 of one row of a row-major [m, n] output (the c0/c1 or c2/c3 pair
+// of an mma accumulator, mma_layout.h), rounded to nearest even into the
+// output dtype. Elements outside [0, m) x [0, n) are not written.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "dtype.h"
+
+namespace moekit {
+
+// `col` must be even. The pair goes out as one 4- or 8-byte store when n is
+// even (then row * n + col is even, so the pair is aligned given a buffer
+// aligned to 8 bytes), else element by element.
+__device__ __forceinline__ void store_pair(void* c, DType c_dtype, int64_t m, int64_t n, int64_t row, int64_t col, float v0, float v1) {
+  if (row >= m || col >= n) return;
+  const int64_t i = row * n + col;
+  const bool both = col + 1 < n;
+  const bool aligned_pair = both && n % 2 == 0;
+  switch (c_dtype) {
+    case DType::BF16: {
+      auto* out = static_cast<__nv_bfloat16*>(c);
+      if (aligned_pair) {
+        *reinterpret_cast<__nv_bfloat162*>(out + i) = __floats2bfloat162_rn(v0, v1);
+      } else {
+        out[i] = __float2bfloat16_rn(v0);
+        if (both) out[i + 1] = __float2bfloat16_rn(v1);
+      }
+      break;
+    }
+    case DType::F16: {
+      auto* out = static_cast<__half*>(c);
+      if (aligned_pair) {
+        *reinterpret_cast<__half2*>(out + i) = __floats2half2_rn(v0, v1);
+      } else {
+        out[i] = __float2half_rn(v0);
+        if (both) out[i + 1] = __float2half_rn(v1);
+      }
+      break;
+    }
+    default: {  // F32: the binding allows nothing else
+      auto* out = static_cast<float*>(c);
+      if (aligned_pair) {
+        *reinterpret_cast<float2*>(out + i) = make_float2(v0, v1);
+      } else {
+        out[i] = v0;
+        if (both) out[i + 1] = v1;
+      }
+      break;
+    }
+  }
+}
+
+}  // namespace moekit
