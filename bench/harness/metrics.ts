@@ -63,3 +63,26 @@ export function causalPairs(seqLens: readonly number[]): number {
 export function mlaPrefillFlops(pairs: number, heads: number): number {
   return 2 * heads * (192 + 128) * pairs;
 }
+
+/**
+ * Bytes of a block-scaled FP8 GEMM (DeepGEMM's count): A and B codes once
+ * (1 byte each), their f32 scales (1x128 for A, 128x128 for B) and the
+ * output once.
+ */
+export function fp8GemmBytes(m: number, n: number, k: number, outBytes: ElementBytes): number {
+  const kb = Math.ceil(k / 128);
+  return m * k + n * k + 4 * (m * kb + Math.ceil(n / 128) * kb) + outBytes * m * n;
+}
+
+/** Bytes of a dense GEMM: both operands and the output once. */
+export function gemmBytes(m: number, n: number, k: number, inBytes: ElementBytes, outBytes: ElementBytes): number {
+  return inBytes * (m * k + n * k) + outBytes * m * n;
+}
+
+/**
+ * Bytes of block quantization: the input read once, one FP8 code written per
+ * element and one f32 scale per block of `blockElements`.
+ */
+export function quantizeBytes(elements: number, inBytes: ElementBytes, blockElements: number): number {
+  return elements * (inBytes + 1) + 4 * Math.ceil(elements / blockElements);
+}
