@@ -9,6 +9,7 @@
 #include "../common/check.h"
 #include "../common/float_convert.h"
 #include "../common/math.h"
+#include "../common/simt_tile.cuh"
 #include "fp8_gemm.h"
 
 namespace moekit {
@@ -60,20 +61,7 @@ __global__ void __launch_bounds__(NUM_THREADS) fp8_gemm_v1_kernel(const Fp8GemmP
         b_tile[kk][r] = brow < p.n && col < p.k ? decode_fp8(p.b[brow * p.k + col], p.b_format) : 0.0f;
       }
       __syncthreads();
-#pragma unroll
-      for (int kk = 0; kk < CHUNK_K; ++kk) {
-        float a[THREAD_M];
-        float b[THREAD_N];
-#pragma unroll
-        for (int i = 0; i < THREAD_M; ++i) a[i] = a_tile[kk][ty * THREAD_M + i];
-#pragma unroll
-        for (int j = 0; j < THREAD_N; ++j) b[j] = b_tile[kk][tx * THREAD_N + j];
-#pragma unroll
-        for (int i = 0; i < THREAD_M; ++i) {
-#pragma unroll
-          for (int j = 0; j < THREAD_N; ++j) partial[i][j] = fmaf(a[i], b[j], partial[i][j]);
-        }
-      }
+      simt_tile_fma(a_tile, b_tile, tx, ty, partial);
       __syncthreads();
     }
     // Promotion: the block's f32 partial sums, scaled, into the accumulator.
@@ -86,15 +74,7 @@ __global__ void __launch_bounds__(NUM_THREADS) fp8_gemm_v1_kernel(const Fp8GemmP
       for (int j = 0; j < THREAD_N; ++j) acc[i][j] = fmaf(partial[i][j], s, acc[i][j]);
     }
   }
-#pragma unroll
-  for (int i = 0; i < THREAD_M; ++i) {
-    const int64_t row = m0 + ty * THREAD_M + i;
-#pragma unroll
-    for (int j = 0; j < THREAD_N; ++j) {
-      const int64_t col = n0 + tx * THREAD_N + j;
-      if (row < p.m && col < p.n) store_from_double(p.c, p.c_dtype, row * p.n + col, acc[i][j]);
-    }
-  }
+  simt_tile_store(acc, p.c, p.c_dtype, p.m, p.n, m0, n0, tx, ty);
 }
 
 }  // namespace

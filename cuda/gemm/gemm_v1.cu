@@ -7,6 +7,7 @@
 #include "../common/check.h"
 #include "../common/float_convert.h"
 #include "../common/math.h"
+#include "../common/simt_tile.cuh"
 #include "gemm.h"
 
 namespace moekit {
@@ -52,31 +53,10 @@ __global__ void __launch_bounds__(NUM_THREADS) gemm_v1_kernel(const GemmParams p
       b_tile[kk][r] = row < p.n && col < p.k ? load_as_float(p.b, p.ab_dtype, row * p.k + col) : 0.0f;
     }
     __syncthreads();
-#pragma unroll
-    for (int kk = 0; kk < BLOCK_K; ++kk) {
-      float a[THREAD_M];
-      float b[THREAD_N];
-#pragma unroll
-      for (int i = 0; i < THREAD_M; ++i) a[i] = a_tile[kk][ty * THREAD_M + i];
-#pragma unroll
-      for (int j = 0; j < THREAD_N; ++j) b[j] = b_tile[kk][tx * THREAD_N + j];
-#pragma unroll
-      for (int i = 0; i < THREAD_M; ++i) {
-#pragma unroll
-        for (int j = 0; j < THREAD_N; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
-      }
-    }
+    simt_tile_fma(a_tile, b_tile, tx, ty, acc);
     __syncthreads();
   }
-#pragma unroll
-  for (int i = 0; i < THREAD_M; ++i) {
-    const int64_t row = m0 + ty * THREAD_M + i;
-#pragma unroll
-    for (int j = 0; j < THREAD_N; ++j) {
-      const int64_t col = n0 + tx * THREAD_N + j;
-      if (row < p.m && col < p.n) store_from_double(p.c, p.c_dtype, row * p.n + col, acc[i][j]);
-    }
-  }
+  simt_tile_store(acc, p.c, p.c_dtype, p.m, p.n, m0, n0, tx, ty);
 }
 
 }  // namespace

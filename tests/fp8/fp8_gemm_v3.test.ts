@@ -22,60 +22,20 @@ import {
   kernelVersions,
   quantize,
 } from '../../lib/index.js';
-
-const SEED = 0x90a;
-
-// mulberry32: small, seedable, good enough for test data.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { expectClose } from '../helpers/close.js';
+import { rng } from '../helpers/rng.js';
 
 // Values whose magnitude changes by row and by 128-column block, so every
 // scale of both operands matters.
-function randomMatrix(rows: number, cols: number, seed: number): Float32Array {
-  const next = rng(seed);
+function randomMatrix(rows: number, cols: number, stream: string): Float32Array {
+  const r = rng(stream);
   const out = new Float32Array(rows * cols);
-  const rowScale = Array.from({ length: rows }, () => 2 ** (next() * 8 - 4));
-  const blockScale = Array.from({ length: Math.ceil(cols / 128) }, () => 2 ** (next() * 4 - 2));
+  const rowScale = Array.from({ length: rows }, () => 2 ** r.uniform(-4, 4));
+  const blockScale = Array.from({ length: Math.ceil(cols / 128) }, () => 2 ** r.uniform(-2, 2));
   for (let i = 0; i < rows; ++i) {
-    for (let j = 0; j < cols; ++j) out[i * cols + j] = (next() + next() + next() - 1.5) * rowScale[i]! * blockScale[Math.floor(j / 128)]!;
+    for (let j = 0; j < cols; ++j) out[i * cols + j] = r.randn() * rowScale[i]! * blockScale[Math.floor(j / 128)]!;
   }
   return out;
-}
-
-// Relative L2 error (DESIGN.md section 5) with NaN/inf parity; the message
-// names the seed, the worst element and both values.
-function expectClose(label: string, out: Float32Array, ref: Float32Array, tol: number, seed: number): void {
-  expect(out.length, `${label}: length`).toBe(ref.length);
-  let num = 0;
-  let den = 0;
-  let worst = -1;
-  let worstErr = -1;
-  for (let i = 0; i < ref.length; ++i) {
-    const a = out[i]!;
-    const b = ref[i]!;
-    if (!Number.isFinite(a) || !Number.isFinite(b)) {
-      const same = (Number.isNaN(a) && Number.isNaN(b)) || a === b;
-      expect(same, `${label}: seed ${seed}: element ${i} is ${a}, reference ${b}`).toBe(true);
-      continue;
-    }
-    const d = a - b;
-    num += d * d;
-    den += b * b;
-    if (Math.abs(d) > worstErr) {
-      worstErr = Math.abs(d);
-      worst = i;
-    }
-  }
-  const rel = den > 0 ? Math.sqrt(num / den) : Math.sqrt(num);
-  expect(rel, `${label}: seed ${seed}: relative L2 ${rel}; worst element ${worst}: ${out[worst]} vs ${ref[worst]}`).toBeLessThan(tol);
 }
 
 const cuda = cudaStatus();
@@ -110,10 +70,10 @@ describe.skipIf(!hopper)(`fp8Gemm v3 on ${hopper ? hopper.name : `cuda (skipped:
     [1024, 4096, 128, '256 tiles of 128 x 128: two per multiprocessor'],
   ];
 
-  function run(dev: Device, m: number, n: number, k: number, outDtype: 'bf16' | 'f32', seed: number) {
+  function run(dev: Device, m: number, n: number, k: number, outDtype: 'bf16' | 'f32') {
     const cpu = device('cpu');
-    const x = cpu.tensor(randomMatrix(m, k, seed), { shape: [m, k] });
-    const w = cpu.tensor(randomMatrix(n, k, seed + 1), { shape: [n, k] });
+    const x = cpu.tensor(randomMatrix(m, k, `v3 a ${m}x${k}`), { shape: [m, k] });
+    const w = cpu.tensor(randomMatrix(n, k, `v3 b ${n}x${k}`), { shape: [n, k] });
     const qa = quantize(x, { block: [1, 128] });
     const qb = quantize(w, { block: [128, 128] });
     const ref = fp8Gemm(qa, qb, { impl: 'cpu', outDtype });
@@ -129,13 +89,12 @@ describe.skipIf(!hopper)(`fp8Gemm v3 on ${hopper ? hopper.name : `cuda (skipped:
     binding().setPoison(dev.id, true);
     try {
       for (const outDtype of ['bf16', 'f32'] as const) {
-        const seed = SEED + m * 7 + n * 13 + k;
-        const { ref, out, dispose } = run(dev, m, n, k, outDtype, seed);
+        const { ref, out, dispose } = run(dev, m, n, k, outDtype);
         try {
           expect(out.shape).toEqual([m, n]);
           expect(out.dtype).toBe(outDtype);
           // DESIGN.md section 5: FP8 GEMM vs the same quantized inputs < 1e-3; a bf16 output < 1e-2.
-          expectClose(`v3 ${outDtype} ${m}x${n}x${k}`, await out.toArray(), await ref.toArray(), outDtype === 'f32' ? 1e-3 : 1e-2, seed);
+          expectClose(`v3 ${outDtype} ${m}x${n}x${k}`, await out.toArray(), await ref.toArray(), outDtype === 'f32' ? 1e-3 : 1e-2);
         } finally {
           dispose();
         }
@@ -147,8 +106,8 @@ describe.skipIf(!hopper)(`fp8Gemm v3 on ${hopper ? hopper.name : `cuda (skipped:
 
   it('refuses K that is no multiple of 16, saying why', () => {
     const dev = device(hopper!.id as `cuda:${number}`);
-    const x = dev.tensor(randomMatrix(4, 40, SEED), { shape: [4, 40] });
-    const w = dev.tensor(randomMatrix(8, 40, SEED + 1), { shape: [8, 40] });
+    const x = dev.tensor(randomMatrix(4, 40, 'v3 k40 a'), { shape: [4, 40] });
+    const w = dev.tensor(randomMatrix(8, 40, 'v3 k40 b'), { shape: [8, 40] });
     const qa = quantize(x, { block: [1, 128] });
     const qb = quantize(w, { block: [128, 128] });
     try {
@@ -161,8 +120,8 @@ describe.skipIf(!hopper)(`fp8Gemm v3 on ${hopper ? hopper.name : `cuda (skipped:
 
   it('refuses e5m2 operands, saying why', () => {
     const dev = device(hopper!.id as `cuda:${number}`);
-    const x = dev.tensor(randomMatrix(4, 128, SEED), { shape: [4, 128] });
-    const w = dev.tensor(randomMatrix(8, 128, SEED + 1), { shape: [8, 128] });
+    const x = dev.tensor(randomMatrix(4, 128, 'v3 e5m2 a'), { shape: [4, 128] });
+    const w = dev.tensor(randomMatrix(8, 128, 'v3 e5m2 b'), { shape: [8, 128] });
     const qa = quantize(x, { block: [1, 128], format: 'e5m2' });
     const qb = quantize(w, { block: [128, 128] });
     try {
