@@ -113,6 +113,8 @@ export interface NativeBinding {
   synchronize(device: string): Promise<void>;
   memory(device: string): NativeMemory;
   setPoison(device: string, on: boolean): void;
+  /** Test hook: a tensor whose producing work fails. */
+  injectFailure(device: string, shape: number[]): NativeTensor;
   marker(device: string): NativeMarker;
   elapsed(start: NativeMarker, end: NativeMarker): Promise<number>;
   fp8Encode(values: Float32Array | Float64Array, format: 'e4m3' | 'e5m2', saturate: boolean): Uint8Array;

@@ -201,7 +201,12 @@ export class Device {
    * @throws {@link KernelError} when some of it failed.
    */
   synchronize(): Promise<void> {
-    return settleNative(binding().synchronize(this.id), new Error());
+    const callSite = new Error();
+    try {
+      return settleNative(callNative(() => binding().synchronize(this.id)), callSite);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Bytes and tensors alive on this device (and the GPU memory pool). */

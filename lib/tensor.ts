@@ -112,13 +112,16 @@ export class Tensor<D extends DType = DType> {
   /**
    * Copies the elements to the host once all queued work producing them is
    * done. Float dtypes (bf16, f16, FP8 too) decode exactly to f32.
-   * @throws {@link KernelError} when queued work on the device failed.
+   * @throws (rejects with) the error of the queued work that failed to
+   *   produce this tensor or one it was computed from ({@link KernelError},
+   *   {@link OutOfMemoryError}), or of other work on the device that failed
+   *   since the last read or synchronize.
    */
   toArray(): Promise<ArrayFor<D>> {
     const handle = this.handle('toArray', 'tensor');
     const callSite = new Error();
     const dtype = this.dtype;
-    return settleNative(binding().read(handle, true), callSite).then((buffer) => {
+    return settleNative(callNative(() => binding().read(handle, true)), callSite).then((buffer) => {
       if (dtype === 'i32') return new Int32Array(buffer) as ArrayFor<D>;
       if (dtype === 'u8') return new Uint8Array(buffer) as ArrayFor<D>;
       return new Float32Array(buffer) as ArrayFor<D>;
@@ -129,7 +132,7 @@ export class Tensor<D extends DType = DType> {
   bytes(): Promise<Uint8Array> {
     const handle = this.handle('bytes', 'tensor');
     const callSite = new Error();
-    return settleNative(binding().read(handle, false), callSite).then((buffer) => new Uint8Array(buffer));
+    return settleNative(callNative(() => binding().read(handle, false)), callSite).then((buffer) => new Uint8Array(buffer));
   }
 
   /**
@@ -172,8 +175,11 @@ export class Tensor<D extends DType = DType> {
     const handle = this.handle('reshape', 'tensor');
     if (!Array.isArray(shape)) throw typeError('reshape', 'shape', 'an array of non-negative integers', shape);
     const inferred = shape.indexOf(-1);
+    if (inferred >= 0 && shape.lastIndexOf(-1) !== inferred) throw rangeError('reshape', 'shape', 'a shape with at most one -1', shapeText(shape));
+    // Every other entry must be a dimension before anything is inferred.
+    checkShape('reshape', 'shape', shape.map((d, i) => (i === inferred ? 0 : d)));
     let resolved = shape;
-    if (inferred >= 0 && shape.lastIndexOf(-1) === inferred) {
+    if (inferred >= 0) {
       const rest = numel(shape.filter((_, i) => i !== inferred));
       if (rest === 0 || this.size % rest !== 0) {
         throw rangeError('reshape', 'shape', `compatible with ${this.size} elements`, shapeText(shape));

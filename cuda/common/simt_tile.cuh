@@ -10,9 +10,15 @@
 
 namespace moekit {
 
+// Shared tiles are stored k-major with rows padded by one float: the loads
+// write tile[kk][r] with kk varying fastest across a warp, and an unpadded
+// row of 64 floats would put those writes in one bank.
+constexpr int SIMT_TILE_PAD = 1;
+
 // acc[i][j] += sum over kk of a_tile[kk][ty*TM + i] * b_tile[kk][tx*TN + j].
-template <int TM, int TN, int BK, int BM, int BN>
-__device__ __forceinline__ void simt_tile_fma(const float (&a_tile)[BK][BM], const float (&b_tile)[BK][BN], int tx, int ty,
+// AW, BW: the padded row widths of the tiles.
+template <int TM, int TN, int BK, int AW, int BW>
+__device__ __forceinline__ void simt_tile_fma(const float (&a_tile)[BK][AW], const float (&b_tile)[BK][BW], int tx, int ty,
                                               float (&acc)[TM][TN]) {
 #pragma unroll
   for (int kk = 0; kk < BK; ++kk) {

@@ -37,8 +37,8 @@ __device__ __forceinline__ float decode_fp8(uint8_t code, DType format) {
 }
 
 __global__ void __launch_bounds__(NUM_THREADS) fp8_gemm_v1_kernel(const Fp8GemmParams p) {
-  __shared__ float a_tile[CHUNK_K][BLOCK_M];
-  __shared__ float b_tile[CHUNK_K][BLOCK_N];
+  __shared__ float a_tile[CHUNK_K][BLOCK_M + SIMT_TILE_PAD];
+  __shared__ float b_tile[CHUNK_K][BLOCK_N + SIMT_TILE_PAD];
   const int tx = threadIdx.x % THREADS_X;
   const int ty = threadIdx.x / THREADS_X;
   const int64_t m0 = static_cast<int64_t>(blockIdx.y) * BLOCK_M;

@@ -28,7 +28,7 @@ static_assert(QUANT_BLOCK % WARP == 0, "a 1x128 block must split evenly over a w
 static_assert(TILE_THREADS % WARP == 0, "tile blocks are whole warps");
 
 __device__ __forceinline__ uint8_t encode_fp8(float v, DType format) {
-  return static_cast<uint8_t>(__nv_cvt_float_to_fp8(v, __NV_SATFINITE, format == DType::E4M3 ? __NV_E4M3 : __NV_E5M2));
+  return static_cast<uint8_t>(__nv_cvt_float_to_fp8(canonical_nan(v), __NV_SATFINITE, format == DType::E4M3 ? __NV_E4M3 : __NV_E5M2));
 }
 
 __device__ __forceinline__ float warp_max(float v) {

@@ -70,8 +70,8 @@ __device__ __forceinline__ void encode_pack(const float (&v)[N], float inv, DTyp
   const __nv_fp8_interpretation_t fmt = format == DType::E4M3 ? __NV_E4M3 : __NV_E5M2;
 #pragma unroll
   for (int i = 0; i < N / 4; ++i) {
-    const __nv_fp8x2_storage_t lo = __nv_cvt_float2_to_fp8x2(make_float2(v[4 * i] * inv, v[4 * i + 1] * inv), __NV_SATFINITE, fmt);
-    const __nv_fp8x2_storage_t hi = __nv_cvt_float2_to_fp8x2(make_float2(v[4 * i + 2] * inv, v[4 * i + 3] * inv), __NV_SATFINITE, fmt);
+    const __nv_fp8x2_storage_t lo = __nv_cvt_float2_to_fp8x2(make_float2(canonical_nan(v[4 * i] * inv), canonical_nan(v[4 * i + 1] * inv)), __NV_SATFINITE, fmt);
+    const __nv_fp8x2_storage_t hi = __nv_cvt_float2_to_fp8x2(make_float2(canonical_nan(v[4 * i + 2] * inv), canonical_nan(v[4 * i + 3] * inv)), __NV_SATFINITE, fmt);
     out[i] = static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16);
   }
 }

@@ -45,4 +45,9 @@ MOEKIT_HD float fp8_inverse_scale(float scale) {
 #endif
 }
 
+// Every NaN as the one NaN the host encoder sees (0x7FFFFFFF, as CUDA's
+// software conversion canonicalizes), so the hardware conversion of sm_89+
+// cannot carry a NaN's sign into the FP8 code.
+MOEKIT_HD float canonical_nan(float v) { return v != v ? float_from_bits(0x7FFFFFFFu) : v; }
+
 }  // namespace moekit

@@ -28,8 +28,8 @@ static_assert(BLOCK_M * BLOCK_K % NUM_THREADS == 0, "A tile loads split evenly o
 static_assert(BLOCK_N * BLOCK_K % NUM_THREADS == 0, "B tile loads split evenly over the threads");
 
 __global__ void __launch_bounds__(NUM_THREADS) gemm_v1_kernel(const GemmParams p) {
-  __shared__ float a_tile[BLOCK_K][BLOCK_M];
-  __shared__ float b_tile[BLOCK_K][BLOCK_N];
+  __shared__ float a_tile[BLOCK_K][BLOCK_M + SIMT_TILE_PAD];
+  __shared__ float b_tile[BLOCK_K][BLOCK_N + SIMT_TILE_PAD];
   const int tx = threadIdx.x % THREADS_X;
   const int ty = threadIdx.x / THREADS_X;
   const int64_t m0 = static_cast<int64_t>(blockIdx.y) * BLOCK_M;

@@ -1,6 +1,7 @@
 #include "js_errors.h"
 
 #include <atomic>
+#include <mutex>
 
 namespace moekit {
 
@@ -34,24 +35,49 @@ void settle_on_js_thread(Napi::Env env, Napi::Function, Napi::Promise::Deferred*
   }
 }
 
+// Whether the thread-safe function still exists. Devices and their queue
+// threads outlive any one environment: when a Worker ends, Node finalizes
+// its thread-safe functions, and a queue thread settling a promise of that
+// Worker afterwards must not touch the freed function.
+struct Liveness {
+  std::mutex mutex;
+  bool closed = false;
+};
+
+using LivenessPtr = std::shared_ptr<Liveness>;
+
+void finalize(Napi::Env, LivenessPtr* liveness, Napi::Promise::Deferred* deferred) {
+  {
+    std::lock_guard<std::mutex> lock((*liveness)->mutex);
+    (*liveness)->closed = true;
+  }
+  delete liveness;
+  delete deferred;
+}
+
 using Tsfn = Napi::TypedThreadSafeFunction<Napi::Promise::Deferred, PendingPromise::Completion, settle_on_js_thread>;
 
 }  // namespace
 
 struct PendingPromise::State {
   Tsfn tsfn;
+  LivenessPtr liveness = std::make_shared<Liveness>();
   std::atomic<bool> settled{false};
 };
 
 PendingPromise::PendingPromise(Napi::Env env) : state_(std::make_unique<State>()) {
   auto* deferred = new Napi::Promise::Deferred(Napi::Promise::Deferred::New(env));
   promise_ = deferred->Promise();
-  state_->tsfn = Tsfn::New(env, "moekit", 0, 1, deferred,
-                           [](Napi::Env, void*, Napi::Promise::Deferred* d) { delete d; });
+  state_->tsfn = Tsfn::New(env, "moekit", 0, 1, deferred, finalize, new LivenessPtr(state_->liveness));
 }
 
 PendingPromise::~PendingPromise() {
-  if (!state_->settled.load()) settle(new Completion{nullptr, Error(ErrorCode::Kernel, "operation was abandoned")});
+  if (state_->settled.load()) return;
+  try {
+    settle(new Completion{nullptr, Error(ErrorCode::Kernel, "operation was abandoned")});
+  } catch (...) {
+    // A destructor must not throw; the promise stays pending.
+  }
 }
 
 void PendingPromise::resolve(std::function<Napi::Value(Napi::Env)> make_value) {
@@ -61,12 +87,19 @@ void PendingPromise::resolve(std::function<Napi::Value(Napi::Env)> make_value) {
 void PendingPromise::reject(const Error& error) { settle(new Completion{nullptr, error}); }
 
 void PendingPromise::settle(Completion* completion) {
-  if (state_->settled.exchange(true)) {
-    delete completion;
-    return;
+  std::unique_ptr<Completion> own(completion);
+  if (state_->settled.exchange(true)) return;
+  std::lock_guard<std::mutex> lock(state_->liveness->mutex);
+  if (state_->liveness->closed) return;  // its environment is gone
+  // The queue is unbounded, so this never waits while holding the lock.
+  const napi_status status = state_->tsfn.BlockingCall(own.get());
+  if (status == napi_ok) {
+    own.release();  // settle_on_js_thread owns it now
+    state_->tsfn.Release();
+  } else if (status != napi_closing) {
+    state_->tsfn.Release();
   }
-  if (state_->tsfn.BlockingCall(completion) != napi_ok) delete completion;
-  state_->tsfn.Release();
+  // napi_closing: the function is being torn down; it must not be released again.
 }
 
 }  // namespace moekit

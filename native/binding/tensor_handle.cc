@@ -8,6 +8,7 @@ namespace moekit {
 namespace {
 
 const napi_type_tag TENSOR_TAG = {0x6d6f656b69742d74ull, 0x656e736f722d7631ull};  // "moekit-tensor-v1"
+const napi_type_tag TOKEN_TAG = {0x6d6f656b69742d63ull, 0x746f722d746f6b31ull};   // "moekit-ctor-tok1"
 
 // Passes a TensorRef into the constructor; JS code cannot make one.
 struct ConstructToken {
@@ -31,13 +32,15 @@ void TensorHandle::define(Napi::Env env, Napi::Object exports) {
 
 Napi::Object TensorHandle::wrap(Napi::Env env, TensorRef ref) {
   ConstructToken token{std::move(ref)};
-  Napi::Object obj = addon_data(env).tensor_constructor.New({Napi::External<ConstructToken>::New(env, &token)});
+  Napi::External<ConstructToken> external = Napi::External<ConstructToken>::New(env, &token);
+  external.TypeTag(&TOKEN_TAG);
+  Napi::Object obj = addon_data(env).tensor_constructor.New({external});
   obj.TypeTag(&TENSOR_TAG);
   return obj;
 }
 
 TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
-  if (info.Length() != 1 || !info[0].IsExternal()) {
+  if (info.Length() != 1 || !info[0].IsExternal() || !info[0].As<Napi::External<ConstructToken>>().CheckTypeTag(&TOKEN_TAG)) {
     throw Napi::TypeError::New(info.Env(), "NativeTensor cannot be constructed directly; use a Device's tensor(), zeros() or empty()");
   }
   ref_ = std::move(info[0].As<Napi::External<ConstructToken>>().Data()->ref);

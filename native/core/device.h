@@ -57,6 +57,8 @@ struct MemoryStats {
 class Device;
 
 // One allocation. Freed (through its device) when the last reference goes.
+// A buffer that queued work failed to produce carries that failure: reads
+// of it reject with it, and work that reads it is not run and fails too.
 class Storage {
  public:
   Storage(Device* device, void* data, size_t bytes, bool pinned) : device_(device), data_(data), bytes_(bytes), pinned_(pinned) {}
@@ -69,11 +71,41 @@ class Storage {
   size_t bytes() const { return bytes_; }
   bool pinned() const { return pinned_; }
 
+  // The first failure recorded wins.
+  void fail(const Error& error);
+  std::optional<Error> failure() const;
+
  private:
   Device* device_;
   void* data_;
   size_t bytes_;
   bool pinned_;
+  mutable std::mutex failure_mutex_;
+  std::optional<Error> failure_;
+};
+
+using StoragePtr = std::shared_ptr<Storage>;
+
+// The buffers a queued task reads and writes, so failures follow the data.
+struct TaskIO {
+  TaskIO(std::vector<StoragePtr> in, std::vector<StoragePtr> out, std::function<void()> await_first = nullptr,
+         std::function<void()> finally_last = nullptr)
+      : inputs(std::move(in)), outputs(std::move(out)), await(std::move(await_first)), finally(std::move(finally_last)) {}
+  std::vector<StoragePtr> inputs;
+  std::vector<StoragePtr> outputs;
+  // Runs first (e.g. waiting for another device's queue to produce an input).
+  std::function<void()> await;
+  // Runs last, whether the task ran, failed or was skipped (e.g. opening a latch).
+  std::function<void()> finally;
+};
+
+// How an allocation may be made.
+struct AllocOptions {
+  explicit AllocOptions(bool pinned_memory = false, bool poison_when_on = true, bool may_drain_queue = true)
+      : pinned(pinned_memory), poison(poison_when_on), may_drain(may_drain_queue) {}
+  bool pinned;     // CPU only: page-locked memory for fast GPU copies
+  bool poison;     // fill with 0xFF when poisoning is on (off for buffers written at once)
+  bool may_drain;  // on out-of-memory, wait for queued frees (never from a queue thread)
 };
 
 // What a queued task runs with.
@@ -102,15 +134,18 @@ class Device {
   const std::string& id() const { return id_; }
   virtual DeviceInfo info() const = 0;
 
-  // JS thread. `pinned` (CPU only): page-locked memory for fast GPU copies.
-  // `staging`: a buffer the caller fills at once (never poisoned); staging
-  // allocations may come from queue threads, so they skip the
-  // out-of-memory retry, which drains the queue.
+  // On the JS thread, or from a queue thread with may_drain = false.
   // Throws Error(OutOfMemory) when nothing can be had; the device stays usable.
-  std::shared_ptr<Storage> allocate(size_t bytes, bool pinned = false, bool staging = false);
+  StoragePtr allocate(size_t bytes, AllocOptions options = AllocOptions());
 
-  // Runs `task` after everything enqueued before it. An exception it throws
-  // is kept and reported by the next read (take_error).
+  // Runs `task` of op `op` after everything enqueued before it. When an
+  // input carries a failure the task is skipped and its outputs inherit it;
+  // when the task throws, its outputs are marked failed. Either way the
+  // failure is also kept for the next read or synchronize (take_error).
+  void enqueue(const char* op, TaskIO io, Task task);
+
+  // Work that produces no data (reads, markers, latches): its own exceptions
+  // are kept for take_error.
   void enqueue(Task task);
 
   // The first failure of queued work since the last call, cleared by taking it.
@@ -140,8 +175,13 @@ class Device {
 
  protected:
   virtual void* raw_allocate(size_t bytes, bool pinned) = 0;  // nullptr when out of memory
-  virtual void raw_free(void* data, size_t bytes, bool pinned) = 0;
+  virtual void raw_free(void* data, size_t bytes, bool pinned) = 0;  // never throws
+  // Frees what can be freed without waiting (caches), before an allocation retry.
+  virtual void release_cached() {}
+  // Waits for queued frees (drains the queue): JS thread only.
   virtual void retry_after_out_of_memory() {}
+  // Set by a queue thread that could not prepare itself (e.g. select its GPU).
+  void set_thread_error(const Error& e);
   virtual void add_pool_stats(MemoryStats&) {}
   void* queue_stream_ = nullptr;
   WorkQueue& queue() { return *queue_; }
@@ -152,8 +192,10 @@ class Device {
   int ordinal_;
   std::string id_;
   std::unique_ptr<WorkQueue> queue_;
+  void record_error(const Error& e);
   std::mutex error_mutex_;
   std::optional<Error> error_;
+  std::optional<Error> thread_error_;
   std::atomic<uint64_t> live_bytes_{0};
   std::atomic<uint64_t> live_buffers_{0};
   std::atomic<uint64_t> live_tensors_{0};

@@ -15,6 +15,7 @@ namespace moekit {
 
 namespace {
 
+// Sizes are rounded to this many bytes (the block cache keys on sizes).
 constexpr size_t HOST_ALIGNMENT = 64;
 constexpr int64_t COPY_CHUNK_BYTES = 1 << 20;
 constexpr size_t HUGE_PAGE_BYTES = size_t{2} << 20;
@@ -28,7 +29,8 @@ std::string cpu_model_name() {
   while (std::getline(in, line)) {
     if (line.rfind("model name", 0) == 0) {
       const auto colon = line.find(':');
-      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+      const auto start = colon == std::string::npos ? std::string::npos : line.find_first_not_of(" \t", colon + 1);
+      if (start != std::string::npos) return line.substr(start);
     }
   }
   return "CPU";
@@ -68,7 +70,10 @@ void* CpuDevice::raw_allocate(size_t bytes, bool pinned) {
   HostBlockCache& cache = pinned ? pinned_cache_ : pageable_cache_;
   if (void* cached = cache.take(rounded)) return cached;
   if (pinned) return cuda_host_alloc_pinned(rounded);
-  if (rounded < HUGE_PAGE_MIN_BYTES) return std::aligned_alloc(HOST_ALIGNMENT, rounded);
+  // Plain malloc (16-byte aligned) below the huge-page size: glibc's
+  // aligned_alloc splits chunks around the alignment, and with buffers
+  // freed on other threads that fragmented the heap without bound.
+  if (rounded < HUGE_PAGE_MIN_BYTES) return std::malloc(rounded);
   // Large blocks on 2 MiB boundaries with transparent huge pages: first
   // touch faults in 2 MiB at a time instead of 4 KiB.
   const size_t huge = (rounded + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
@@ -82,10 +87,14 @@ void CpuDevice::raw_free(void* data, size_t bytes, bool pinned) {
   (pinned ? pinned_cache_ : pageable_cache_).give(data, rounded);
 }
 
-void CpuDevice::retry_after_out_of_memory() {
-  queue().drain();
+void CpuDevice::release_cached() {
   pageable_cache_.trim(0);
   pinned_cache_.trim(0);
+}
+
+void CpuDevice::retry_after_out_of_memory() {
+  queue().drain();
+  release_cached();
 }
 
 void CpuDevice::copy_to_host(ExecContext&, void* dst, const void* src, size_t bytes) { host_copy(dst, src, bytes); }

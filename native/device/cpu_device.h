@@ -22,6 +22,7 @@ class CpuDevice final : public Device {
  protected:
   void* raw_allocate(size_t bytes, bool pinned) override;
   void raw_free(void* data, size_t bytes, bool pinned) override;
+  void release_cached() override;
   void retry_after_out_of_memory() override;
 
  private:

@@ -41,21 +41,35 @@ struct EventMarker final : Marker {
 class CudaDevice final : public Device {
  public:
   explicit CudaDevice(const DeviceInfo& info) : Device(DeviceKind::Cuda, info.ordinal), info_(info) {
-    MOEKIT_CUDA_CHECK(cudaSetDevice(info.ordinal));
-    MOEKIT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    cudaMemPoolProps props = {};
-    props.allocType = cudaMemAllocationTypePinned;
-    props.handleTypes = cudaMemHandleTypeNone;
-    props.location.type = cudaMemLocationTypeDevice;
-    props.location.id = info.ordinal;
-    MOEKIT_CUDA_CHECK(cudaMemPoolCreate(&pool_, &props));
-    // Keep freed memory in the pool (as frameworks' caching allocators do);
-    // it is returned to the driver when an allocation would otherwise fail.
-    uint64_t threshold = std::numeric_limits<uint64_t>::max();
-    MOEKIT_CUDA_CHECK(cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &threshold));
+    try {
+      MOEKIT_CUDA_CHECK(cudaSetDevice(info.ordinal));
+      MOEKIT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+      cudaMemPoolProps props = {};
+      props.allocType = cudaMemAllocationTypePinned;
+      props.handleTypes = cudaMemHandleTypeNone;
+      props.location.type = cudaMemLocationTypeDevice;
+      props.location.id = info.ordinal;
+      MOEKIT_CUDA_CHECK(cudaMemPoolCreate(&pool_, &props));
+      // Keep freed memory in the pool (as frameworks' caching allocators do);
+      // it is returned to the driver when an allocation would otherwise fail.
+      uint64_t threshold = std::numeric_limits<uint64_t>::max();
+      MOEKIT_CUDA_CHECK(cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &threshold));
+    } catch (...) {
+      // A failed start must not leak what it made (a later call may retry).
+      if (pool_) (void)cudaMemPoolDestroy(pool_);
+      if (stream_) (void)cudaStreamDestroy(stream_);
+      (void)cudaGetLastError();
+      throw;
+    }
     queue_stream_ = stream_;
     const int ordinal = info.ordinal;
-    start_queue([ordinal] { (void)cudaSetDevice(ordinal); });
+    start_queue([this, ordinal] {
+      const cudaError_t err = cudaSetDevice(ordinal);
+      if (err != cudaSuccess) {
+        set_thread_error(Error(ErrorCode::Cuda, std::string("CUDA error ") + cudaGetErrorName(err) + ": " + cudaGetErrorString(err) +
+                                                    " (selecting the GPU on its queue thread)"));
+      }
+    });
   }
 
   DeviceInfo info() const override { return info_; }
@@ -119,6 +133,10 @@ class CudaDevice final : public Device {
     }
   }
 
+  void release_cached() override {
+    if (cudaMemPoolTrimTo(pool_, 0) != cudaSuccess) (void)cudaGetLastError();
+  }
+
   void retry_after_out_of_memory() override {
     queue().drain();
     MOEKIT_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -176,6 +194,12 @@ CudaProbe probe_cuda() {
       continue;
     }
     const int cc = prop.major * 10 + prop.minor;
+    int pools = 0;
+    if (cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, i) != cudaSuccess) (void)cudaGetLastError();
+    if (cc >= MIN_COMPUTE_CAPABILITY && !pools) {
+      probe.skipped.push_back("cuda:" + std::to_string(i) + " (" + prop.name + "): the driver does not support stream-ordered memory pools here");
+      continue;
+    }
     if (cc < MIN_COMPUTE_CAPABILITY) {
       probe.skipped.push_back("cuda:" + std::to_string(i) + " (" + prop.name + ", compute capability " + std::to_string(prop.major) +
                               "." + std::to_string(prop.minor) + "): moekit needs compute capability 8.0 or newer");

@@ -19,22 +19,26 @@ void* HostBlockCache::take(size_t rounded_bytes) {
 }
 
 void HostBlockCache::give(void* data, size_t rounded_bytes) {
+  // Runs from destructors: nothing here may throw, so a block that cannot
+  // be kept is freed, and evicted blocks are freed under the lock
+  // (release_ does not throw).
   if (rounded_bytes < MIN_CACHED_BYTES || rounded_bytes > capacity_) {
     release_(data);
     return;
   }
-  std::vector<void*> evicted;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
+  try {
     blocks_.push_back({data, rounded_bytes});
-    cached_ += rounded_bytes;
-    while (cached_ > capacity_) {
-      evicted.push_back(blocks_.front().data);
-      cached_ -= blocks_.front().bytes;
-      blocks_.pop_front();
-    }
+  } catch (...) {
+    release_(data);
+    return;
   }
-  for (void* p : evicted) release_(p);
+  cached_ += rounded_bytes;
+  while (cached_ > capacity_) {
+    release_(blocks_.front().data);
+    cached_ -= blocks_.front().bytes;
+    blocks_.pop_front();
+  }
 }
 
 void HostBlockCache::trim(size_t keep_bytes) {

@@ -147,7 +147,7 @@ void enqueue_matmul(Device& device, const CublasLtLibrary& library, const Tensor
   p.n = b.dim(0);
   if (p.m == 0 || p.n == 0) return;
   if (p.k == 0) {
-    device.enqueue([c](ExecContext& ctx) { ctx.device.fill_bytes(ctx, c.data(), 0, c.nbytes()); });
+    device.enqueue("baseline gemm", {{a.storage, b.storage}, {c.storage}}, [c](ExecContext& ctx) { ctx.device.fill_bytes(ctx, c.data(), 0, c.nbytes()); });
     return;
   }
   p.a = a.data();
@@ -165,7 +165,10 @@ void enqueue_matmul(Device& device, const CublasLtLibrary& library, const Tensor
   }
   std::shared_ptr<CublasLtContext> context = cublaslt_context(device, library);
   // The task holds every buffer it reads or writes until it has been issued.
-  device.enqueue([context, p, a, b, c, a_s, b_s](ExecContext& ctx) { context->matmul(p, ctx.stream); });
+  TaskIO io{{a.storage, b.storage}, {c.storage}};
+  if (a_s.storage) io.inputs.push_back(a_s.storage);
+  if (b_s.storage) io.inputs.push_back(b_s.storage);
+  device.enqueue("baseline gemm", std::move(io), [context, p, a, b, c, a_s, b_s](ExecContext& ctx) { context->matmul(p, ctx.stream); });
 }
 
 // baselineGemm(a, b, outDtype) -> C = A·Bᵀ
@@ -291,7 +294,7 @@ Napi::Value baseline_fp8_prepare(const Napi::CallbackInfo& info) {
   p.n_blocks = o.n_blocks;
   p.k_blocks = o.k_blocks;
   p.k_blocks_padded = o.k_blocks_padded;
-  device.enqueue([p, a_s = o.a_scales, b_s = o.b_scales, a_lt, b_lt](ExecContext& ctx) {
+  device.enqueue("baseline scale layout", {{o.a_scales.storage, o.b_scales.storage}, {a_lt.storage, b_lt.storage}}, [p, a_s = o.a_scales, b_s = o.b_scales, a_lt, b_lt](ExecContext& ctx) {
     if (ctx.device.kind() == DeviceKind::Cpu) {
       fp8_scale_layout_cpu(p);
     } else {

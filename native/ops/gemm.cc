@@ -39,7 +39,7 @@ Napi::Value gemm(const Napi::CallbackInfo& info) {
   TensorRef c = allocate_tensor(device, out_dtype, {a.dim(0), b.dim(0)});
   const GemmParams p{a.data(), b.data(), c.data(), a.dim(0), b.dim(0), a.dim(1), a.dtype, out_dtype};
   const auto* version = choose_impl(gemm_versions(), impl, device, p, op);
-  device.enqueue([p, version, a, b, c](ExecContext& ctx) {
+  device.enqueue("gemm", {{a.storage, b.storage}, {c.storage}}, [p, version, a, b, c](ExecContext& ctx) {
     if (version) {
       version->launch(p, static_cast<cudaStream_t>(ctx.stream));
     } else {
@@ -82,7 +82,7 @@ Napi::Value fp8_gemm(const Napi::CallbackInfo& info) {
   Fp8GemmParams p{a.data_as<uint8_t>(), sa.data_as<float>(), b.data_as<uint8_t>(), sb.data_as<float>(), c.data(), m, n, k, kb,
                   a.dtype, b.dtype, out_dtype, device.info().sm_count};
   const auto* version = choose_impl(fp8_gemm_versions(), impl, device, p, op);
-  device.enqueue([p, version, a, sa, b, sb, c](ExecContext& ctx) {
+  device.enqueue("fp8Gemm", {{a.storage, sa.storage, b.storage, sb.storage}, {c.storage}}, [p, version, a, sa, b, sb, c](ExecContext& ctx) {
     if (version) {
       version->launch(p, static_cast<cudaStream_t>(ctx.stream));
     } else {

@@ -79,7 +79,7 @@ Napi::Value quantize(const Napi::CallbackInfo& info) {
   QuantizeParams p{x.data(), values.data_as<uint8_t>(), scales.data_as<float>(), scratch.storage ? scratch.data_as<float>() : nullptr,
                    x.dtype, format, block, ue8m0, l.batch, l.rows, l.cols};
   const auto* version = choose_impl(quantize_versions(), impl, device, p, op);
-  device.enqueue([p, version, x, values, scales, scratch](ExecContext& ctx) {
+  device.enqueue("quantize", {{x.storage}, {values.storage, scales.storage}}, [p, version, x, values, scales, scratch](ExecContext& ctx) {
     if (version) {
       version->launch(p, static_cast<cudaStream_t>(ctx.stream));
     } else {
@@ -131,7 +131,7 @@ Napi::Value dequantize(const Napi::CallbackInfo& info) {
   Device& device = values.device();
   TensorRef out = allocate_tensor(device, out_dtype, values.shape);
   DequantizeParams p{values.data_as<uint8_t>(), scales.data_as<float>(), out.data(), values.dtype, out_dtype, block, l.batch, l.rows, l.cols};
-  device.enqueue([p, values, scales, out](ExecContext& ctx) {
+  device.enqueue("dequantize", {{values.storage, scales.storage}, {out.storage}}, [p, values, scales, out](ExecContext& ctx) {
     if (ctx.device.kind() == DeviceKind::Cpu) {
       dequantize_cpu(p);
     } else {

@@ -45,7 +45,8 @@ class Latch {
 const char* kind_name(DeviceKind k) { return k == DeviceKind::Cpu ? "cpu" : "cuda"; }
 
 // Host memory for data on its way to or from a device (not a tensor).
-std::shared_ptr<Storage> host_staging(size_t bytes) { return cpu_device().allocate(bytes, false, true); }
+// Never poisoned (filled at once) and safe from queue threads (no drain).
+StoragePtr host_staging(size_t bytes) { return cpu_device().allocate(bytes, AllocOptions(false, false, false)); }
 
 Napi::Object info_to_js(Napi::Env env, const DeviceInfo& d) {
   Napi::Object o = Napi::Object::New(env);
@@ -140,9 +141,19 @@ Napi::Value from_data(const Napi::CallbackInfo& info) {
   // blocks spares fresh page faults on repeated uploads.
   auto staged = host_staging(data.ByteLength());
   if (data.ByteLength() > 0) {
-    host_copy(staged->data(), static_cast<const uint8_t*>(data.ArrayBuffer().Data()) + data.ByteOffset(), data.ByteLength());
+    // napi_get_typedarray_info gives the element pointer for any backing
+    // store, SharedArrayBuffer included (ArrayBuffer() would not).
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* elements = nullptr;
+    napi_value backing;
+    size_t offset = 0;
+    if (napi_get_typedarray_info(info.Env(), data, &type, &length, &elements, &backing, &offset) != napi_ok || elements == nullptr) {
+      throw_type_error(op, "data", "a typed array with readable memory", "one whose memory cannot be read");
+    }
+    host_copy(staged->data(), elements, data.ByteLength());
   }
-  device.enqueue([out, staged, raw, src_type, numel, nbytes](ExecContext& ctx) {
+  device.enqueue("tensor", {{}, {out.storage}}, [out, staged, raw, src_type, numel, nbytes](ExecContext& ctx) {
     if (nbytes == 0) return;
     if (raw) {
       ctx.device.copy_from_host(ctx, out.data(), staged->data(), nbytes);
@@ -163,14 +174,14 @@ Napi::Value make_tensor(const Napi::CallbackInfo& info, const char* op, bool zer
   const DType dtype = arg_dtype(info, 1, op, "dtype");
   const Shape shape = arg_shape(info, 2, op, "shape");
   const bool pinned = arg_bool(info, 3, op, "pinned");
-  if (pinned && device.kind() != DeviceKind::Cpu) throw_type_error(op, "pinned", "false for a GPU tensor (only host tensors are pinned)", "true");
+  if (pinned && device.kind() != DeviceKind::Cpu) throw_type_error(op, "options.pinned", "false for a GPU tensor (only host tensors are pinned)", "true");
   if (pinned && cuda_probe().devices.empty()) throw_unsupported(std::string(op) + ": pinned host memory needs a CUDA device: " + cuda_probe().unavailable_reason);
   TensorRef out;
   out.dtype = dtype;
   out.shape = shape;
-  out.storage = device.allocate(out.nbytes(), pinned);
+  out.storage = device.allocate(out.nbytes(), AllocOptions(pinned));
   if (zero && out.nbytes() > 0) {
-    device.enqueue([out](ExecContext& ctx) { ctx.device.fill_bytes(ctx, out.data(), 0, out.nbytes()); });
+    device.enqueue("zeros", {{}, {out.storage}}, [out](ExecContext& ctx) { ctx.device.fill_bytes(ctx, out.data(), 0, out.nbytes()); });
   }
   return TensorHandle::wrap(info.Env(), std::move(out));
 }
@@ -203,6 +214,10 @@ Napi::Value read(const Napi::CallbackInfo& info) {
   Napi::Promise promise = pending->promise();
   t.device().enqueue([t, decode, pending](ExecContext& ctx) {
     try {
+      if (auto failed = t.storage->failure()) {
+        pending->reject(*failed);
+        return;
+      }
       std::unique_ptr<HostBytes> raw;
       if (decode) {
         // Decode straight from device memory on the CPU, through staging for a GPU.
@@ -227,6 +242,8 @@ Napi::Value read(const Napi::CallbackInfo& info) {
       pending->resolve([bytes](Napi::Env env) { return external_buffer(env, bytes); });
     } catch (const Error& e) {
       pending->reject(e);
+    } catch (const std::bad_alloc&) {
+      pending->reject(Error(ErrorCode::OutOfMemory, "read: out of host memory for the result"));
     } catch (const std::exception& e) {
       pending->reject(Error(ErrorCode::Kernel, e.what()));
     }
@@ -240,50 +257,39 @@ Napi::Value copy_to(const Napi::CallbackInfo& info) {
   const TensorRef src = arg_tensor(info, 0, op, "tensor");
   Device& dst_device = arg_device(info, 1, op);
   const bool pinned = arg_bool(info, 2, op, "pinned");
-  if (pinned && dst_device.kind() != DeviceKind::Cpu) throw_type_error(op, "pinned", "false for a GPU tensor (only host tensors are pinned)", "true");
+  if (pinned && dst_device.kind() != DeviceKind::Cpu) throw_type_error(op, "options.pinned", "false for a GPU tensor (only host tensors are pinned)", "true");
   if (pinned && cuda_probe().devices.empty()) throw_unsupported(std::string(op) + ": pinned host memory needs a CUDA device: " + cuda_probe().unavailable_reason);
   TensorRef dst;
   dst.dtype = src.dtype;
   dst.shape = src.shape;
-  dst.storage = dst_device.allocate(src.nbytes(), pinned);
+  // Not poisoned: the copy writes every byte, possibly from another queue.
+  dst.storage = dst_device.allocate(src.nbytes(), AllocOptions(pinned, false));
   Device& src_device = src.device();
   const size_t n = src.nbytes();
   if (&src_device == &dst_device) {
-    src_device.enqueue([src, dst, n](ExecContext& ctx) { ctx.device.copy_within(ctx, dst.data(), src.data(), n); });
+    src_device.enqueue("to", {{src.storage}, {dst.storage}},
+                       [src, dst, n](ExecContext& ctx) { ctx.device.copy_within(ctx, dst.data(), src.data(), n); });
   } else if (src_device.kind() == DeviceKind::Cpu) {
-    // The GPU queue copies once the CPU queue has produced the source.
+    // The GPU queue copies once the CPU queue has produced the source (and
+    // any failure of it, which the GPU task then inherits).
     auto ready = std::make_shared<Latch>();
     src_device.enqueue([ready](ExecContext&) { ready->open(); });
-    dst_device.enqueue([ready, src, dst, n](ExecContext& ctx) {
-      ready->wait();
-      ctx.device.copy_from_host(ctx, dst.data(), src.data(), n);
-    });
+    dst_device.enqueue("to", {{src.storage}, {dst.storage}, [ready] { ready->wait(); }, nullptr},
+                       [src, dst, n](ExecContext& ctx) { ctx.device.copy_from_host(ctx, dst.data(), src.data(), n); });
   } else if (dst_device.kind() == DeviceKind::Cpu) {
-    // The GPU queue writes the host buffer; the CPU queue waits for it.
+    // The GPU queue writes the host buffer (or marks it failed); the CPU queue waits for it.
     auto ready = std::make_shared<Latch>();
-    src_device.enqueue([ready, src, dst, n](ExecContext& ctx) {
-      struct OpenOnExit {
-        Latch& l;
-        ~OpenOnExit() { l.open(); }
-      } open_on_exit{*ready};
-      ctx.device.copy_to_host(ctx, dst.data(), src.data(), n);
-    });
+    src_device.enqueue("to", {{src.storage}, {dst.storage}, nullptr, [ready] { ready->open(); }},
+                       [src, dst, n](ExecContext& ctx) { ctx.device.copy_to_host(ctx, dst.data(), src.data(), n); });
     dst_device.enqueue([ready](ExecContext&) { ready->wait(); });
   } else {
     // Between GPUs, through host memory.
     auto staged = host_staging(n);
     auto ready = std::make_shared<Latch>();
-    src_device.enqueue([ready, staged, src, n](ExecContext& ctx) {
-      struct OpenOnExit {
-        Latch& l;
-        ~OpenOnExit() { l.open(); }
-      } open_on_exit{*ready};
-      ctx.device.copy_to_host(ctx, staged->data(), src.data(), n);
-    });
-    dst_device.enqueue([ready, staged, dst, n](ExecContext& ctx) {
-      ready->wait();
-      ctx.device.copy_from_host(ctx, dst.data(), staged->data(), n);
-    });
+    src_device.enqueue("to", {{src.storage}, {staged}, nullptr, [ready] { ready->open(); }},
+                       [src, staged, n](ExecContext& ctx) { ctx.device.copy_to_host(ctx, staged->data(), src.data(), n); });
+    dst_device.enqueue("to", {{staged}, {dst.storage}, [ready] { ready->wait(); }, nullptr},
+                       [staged, dst, n](ExecContext& ctx) { ctx.device.copy_from_host(ctx, dst.data(), staged->data(), n); });
   }
   return TensorHandle::wrap(info.Env(), std::move(dst));
 }
@@ -292,7 +298,7 @@ Napi::Value cast(const Napi::CallbackInfo& info) {
   const TensorRef src = arg_tensor(info, 0, "cast", "tensor");
   const DType dtype = arg_dtype(info, 1, "cast", "dtype");
   TensorRef dst = allocate_tensor(src.device(), dtype, src.shape);
-  src.device().enqueue([src, dst](ExecContext& ctx) {
+  src.device().enqueue("cast", {{src.storage}, {dst.storage}}, [src, dst](ExecContext& ctx) {
     const CastParams p{src.data(), dst.data(), src.dtype, dst.dtype, src.numel()};
     if (ctx.device.kind() == DeviceKind::Cpu) {
       cast_cpu(p);
@@ -306,7 +312,7 @@ Napi::Value cast(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value reshape(const Napi::CallbackInfo& info) {
-  const TensorRef& src = arg_tensor(info, 0, "reshape", "tensor");
+  const TensorRef src = arg_tensor(info, 0, "reshape", "tensor");
   Shape shape = arg_shape(info, 1, "reshape", "shape");
   if (shape_numel(shape) != src.numel()) {
     throw_range_error("reshape", "shape", "a shape of " + std::to_string(src.numel()) + " elements (as " + shape_string(src.shape) + ")",
@@ -349,6 +355,16 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
     o.Set("deviceTotal", static_cast<double>(m.device_total));
   }
   return o;
+}
+
+// injectFailure(device, shape) -> a tensor whose producing work fails:
+// for tests of how failures travel (not part of the public API).
+Napi::Value inject_failure(const Napi::CallbackInfo& info) {
+  Device& device = arg_device(info, 0, "injectFailure");
+  TensorRef out = allocate_tensor(device, DType::F32, arg_shape(info, 1, "injectFailure", "shape"));
+  device.enqueue("injectFailure", {{}, {out.storage}},
+                 [](ExecContext&) { throw Error(ErrorCode::Kernel, "failure injected for a test"); });
+  return TensorHandle::wrap(info.Env(), std::move(out));
 }
 
 Napi::Value set_poison(const Napi::CallbackInfo& info) {
@@ -428,6 +444,7 @@ void register_runtime(Napi::Env env, Napi::Object exports) {
   exports.Set("synchronize", Napi::Function::New<guarded<synchronize>>(env, "synchronize"));
   exports.Set("memory", Napi::Function::New<guarded<memory>>(env, "memory"));
   exports.Set("setPoison", Napi::Function::New<guarded<set_poison>>(env, "setPoison"));
+  exports.Set("injectFailure", Napi::Function::New<guarded<inject_failure>>(env, "injectFailure"));
   exports.Set("marker", Napi::Function::New<guarded<marker>>(env, "marker"));
   exports.Set("elapsed", Napi::Function::New<guarded<elapsed>>(env, "elapsed"));
 }

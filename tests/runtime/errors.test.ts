@@ -88,7 +88,7 @@ describe.each(testDevices().map((d) => [d.id, d] as const))('bad arguments on %s
     using t = dev.tensor([1, 2, 3, 4]);
     expectThrow(() => t.reshape([3]), RangeError, 'reshape: shape must be a shape of 4 elements (as [4]), got [3] (3 elements)');
     expectThrow(() => t.reshape([-1, 3]), RangeError, 'reshape: shape must be compatible with 4 elements, got [-1, 3]');
-    expectThrow(() => t.reshape([-1, -1]), RangeError, 'reshape: shape[0] must be a non-negative integer, got -1');
+    expectThrow(() => t.reshape([-1, -1]), RangeError, 'reshape: shape must be a shape with at most one -1, got [-1, -1]');
     expectThrow(() => t.reshape(4 as unknown as number[]), TypeError, 'reshape: shape must be an array of non-negative integers, got a number (4)');
   });
 
