@@ -1,11 +1,13 @@
 // What devices(), cudaStatus() and buildInfo() report.
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { totalmem } from 'node:os';
+import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { Device, buildInfo, cudaStatus, device, devices } from '../../lib/index.js';
-import { evalInChild } from '../helpers/child.js';
+import { REPO_ROOT, evalInChild } from '../helpers/child.js';
 import { cudaDevice, cudaSkipReason } from '../helpers/devices.js';
 
 const gpu = cudaDevice();
@@ -96,7 +98,10 @@ describe('buildInfo()', () => {
     const info = buildInfo();
     expect(info.napiVersion).toBe(8);
     const nvcc = nvccOnPath();
-    if (nvcc) {
+    // A build asked for the CPU backend only (MOEKIT_CUDA=OFF) has no CUDA even with nvcc about.
+    const cache = join(REPO_ROOT, 'build', 'CMakeCache.txt');
+    const cpuOnly = existsSync(cache) && /^MOEKIT_CUDA:STRING=OFF$/m.test(readFileSync(cache, 'utf8'));
+    if (nvcc && !cpuOnly) {
       expect(info.cuda, `nvcc is at ${nvcc}, so the addon should carry CUDA`).toBe(true);
       const release = /release (\d+\.\d+)/.exec(spawnSync(nvcc, ['--version'], { encoding: 'utf8' }).stdout)?.[1];
       expect(release, 'nvcc --version names a release').toBeDefined();
