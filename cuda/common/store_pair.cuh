@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "dtype.h"
+#include "mma_layout.h"
 
 namespace moekit {
 
@@ -51,6 +52,25 @@ __device__ __forceinline__ void store_pair(void* c, DType c_dtype, int64_t m, in
         if (both) out[i + 1] = v1;
       }
       break;
+    }
+  }
+}
+
+// Writes a warp's accumulators: M_FRAGS x N_FRAGS m16n8 tiles whose top-left
+// corner in C is (row0, col0), each lane's c0/c1 and c2/c3 pairs where
+// mma_c_coord puts them. Shared by the epilogues of gemm v2 and fp8Gemm v2.
+template <int M_FRAGS, int N_FRAGS>
+__device__ __forceinline__ void store_mma_accumulators(const float (&acc)[M_FRAGS][N_FRAGS][4], void* c, DType c_dtype, int64_t m,
+                                                       int64_t n, int64_t row0, int64_t col0, int lane) {
+#pragma unroll
+  for (int i = 0; i < M_FRAGS; ++i) {
+#pragma unroll
+    for (int j = 0; j < N_FRAGS; ++j) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const RowCol rc = mma_c_coord(lane, 2 * h);
+        store_pair(c, c_dtype, m, n, row0 + i * MMA_M + rc.row, col0 + j * MMA_N + rc.col, acc[i][j][2 * h], acc[i][j][2 * h + 1]);
+      }
     }
   }
 }

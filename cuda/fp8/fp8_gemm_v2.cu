@@ -182,19 +182,7 @@ __global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS_PER_SM) fp8_gemm_v2_ke
     }
   }
 
-#pragma unroll
-  for (int i = 0; i < M_FRAGS; ++i) {
-#pragma unroll
-    for (int j = 0; j < N_FRAGS; ++j) {
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const RowCol c = mma_c_coord(lane, 2 * h);
-        const int64_t row = m0 + warp_tile.row + i * MMA_M + c.row;
-        const int64_t col = n0 + warp_tile.col + j * MMA_N + c.col;
-        store_pair(p.c, p.c_dtype, p.m, p.n, row, col, acc[i][j][2 * h], acc[i][j][2 * h + 1]);
-      }
-    }
-  }
+  store_mma_accumulators(acc, p.c, p.c_dtype, p.m, p.n, m0 + warp_tile.row, n0 + warp_tile.col, lane);
 #else
   (void)p;
   __trap();
