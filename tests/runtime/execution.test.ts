@@ -3,7 +3,7 @@
 // thread.
 import { describe, expect, it } from 'vitest';
 
-import { type DType, device } from '../../lib/index.js';
+import { type DType, device, gemm } from '../../lib/index.js';
 import { binding } from '../../lib/binding.js';
 import { expectCodes, f32Bits } from '../helpers/bits.js';
 import { cudaDevice, cudaSkipReason, testDevices } from '../helpers/devices.js';
@@ -84,15 +84,36 @@ describe.each(testDevices().map((d) => [d.id, d] as const))('queued work on %s',
 
   it('synchronize() resolves once earlier work is done', async () => {
     await expect(dev.synchronize()).resolves.toBeUndefined();
-    const x = rng(`sync ${dev.id}`).randnArray(1 << 20);
-    using t = dev.tensor(x, { dtype: 'bf16' });
-    const start = binding().marker(dev.id);
-    using u = t.cast('f32');
-    const end = binding().marker(dev.id);
+    // Work long enough that a synchronize() which did not wait would resolve
+    // while it still runs: casts of 4M elements on the CPU (tens of ms), an
+    // f32 gemm of 4096^3 on a GPU.
+    const gpuWork = dev.kind === 'cuda';
+    const n = gpuWork ? 4096 : 1 << 22;
+    using src = gpuWork ? dev.zeros([n, n], 'f32') : dev.zeros([n], 'f32');
     await dev.synchronize();
-    // Both markers were recorded by the time synchronize() resolved.
-    expect(await binding().elapsed(start, end)).toBeGreaterThanOrEqual(0);
-    expect(u.size).toBe(x.length);
+    const before = dev.memory();
+    const queuedAt = performance.now();
+    const start = binding().marker(dev.id);
+    const outs = gpuWork ? [gemm(src, src), gemm(src, src)] : [src.cast('bf16'), src.cast('f16'), src.cast('e4m3')];
+    const end = binding().marker(dev.id);
+    // Queued work holds its outputs' buffers until it has run.
+    for (const t of outs) t.dispose();
+    await dev.synchronize();
+    const waited = performance.now() - queuedAt;
+    // 1. The queue let go of everything that ran before the synchronize:
+    //    the outputs' buffers are freed (read synchronously, before any
+    //    other await).
+    const after = dev.memory();
+    expect.soft({ buffers: after.buffers, bytes: after.bytes }, 'memory() right after synchronize() resolved').toEqual({
+      buffers: before.buffers,
+      bytes: before.bytes,
+    });
+    // 2. The work between the markers fits in the time synchronize() took.
+    const ms = await binding().elapsed(start, end);
+    expect(ms, 'queued work too short to tell a synchronize() that waits').toBeGreaterThan(2);
+    expect(waited, `synchronize() resolved after ${waited.toFixed(2)} ms; the work before it took ${ms.toFixed(2)} ms`).toBeGreaterThanOrEqual(
+      ms - 0.1,
+    );
   });
 });
 
