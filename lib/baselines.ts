@@ -21,7 +21,7 @@
 import { type NativeTensor, binding } from './binding.js';
 import { type Device, type DeviceSpec, resolveDevice } from './device.js';
 import { DisposedError } from './errors.js';
-import { Tensor, callNative } from './tensor.js';
+import { Tensor, callNative, checkTensor } from './tensor.js';
 import { checkOneOf, checkOptions, typeError } from './validate.js';
 
 /** Output dtypes of the baselines. */
@@ -95,7 +95,7 @@ export interface GemmOptions {
 }
 
 function tensorArg(op: string, arg: string, value: unknown): Tensor {
-  if (!(value instanceof Tensor)) throw typeError(op, arg, 'a Tensor', value);
+  checkTensor(op, arg, value);
   return value;
 }
 
@@ -116,7 +116,7 @@ export function gemm(a: Tensor, b: Tensor, options?: GemmOptions): Tensor {
   const op = 'baselines.gemm';
   const ta = tensorArg(op, 'a', a);
   const tb = tensorArg(op, 'b', b);
-  const opts = checkOptions(op, options);
+  const opts = checkOptions(op, options, ['outDtype']);
   const outDtype = opts.outDtype === undefined ? ta.dtype : checkOneOf(op, 'options.outDtype', opts.outDtype, OUT_DTYPES);
   const ha = ta.handle(op, 'a');
   const hb = tb.handle(op, 'b');
@@ -153,8 +153,8 @@ function quantizedArg(op: string, arg: string, value: unknown): { values: Native
   const expected = 'an object with values and scales tensors (as quantize() returns)';
   if (value === null || typeof value !== 'object') throw typeError(op, arg, expected, value);
   const { values, scales } = value as { values?: unknown; scales?: unknown };
-  if (!(values instanceof Tensor)) throw typeError(op, `${arg}.values`, 'a Tensor', values);
-  if (!(scales instanceof Tensor)) throw typeError(op, `${arg}.scales`, 'a Tensor', scales);
+  checkTensor(op, `${arg}.values`, values);
+  checkTensor(op, `${arg}.scales`, scales);
   return { values: values.handle(op, `${arg}.values`), scales: scales.handle(op, `${arg}.scales`) };
 }
 
@@ -222,7 +222,7 @@ export class PreparedFp8Gemm {
   run(options?: RunOptions): Tensor {
     const op = 'baselines.fp8Gemm';
     this.#check('run');
-    const opts = checkOptions(op, options);
+    const opts = checkOptions(op, options, ['outDtype']);
     const outDtype = outDtypeOption(op, opts.outDtype);
     const [aValues, aScales, bValues, bScales] = this.#tensors;
     const aV = aValues.handle(op, 'a.values');
@@ -268,7 +268,7 @@ export function prepareFp8Gemm(a: QuantizedOperand, b: QuantizedOperand, options
   const op = 'baselines.fp8Gemm';
   const qa = quantizedArg(op, 'a', a);
   const qb = quantizedArg(op, 'b', b);
-  const opts = checkOptions(op, options);
+  const opts = checkOptions(op, options, ['mode']);
   const mode = checkOneOf(op, 'options.mode', opts.mode, FP8_MODES);
   const handles = callNative(() => binding().baselineFp8Prepare(qa.values, qa.scales, qb.values, qb.scales, mode));
   return PreparedFp8Gemm.fromNative(mode, handles);
@@ -290,7 +290,7 @@ export function prepareFp8Gemm(a: QuantizedOperand, b: QuantizedOperand, options
  */
 export function fp8Gemm(a: QuantizedOperand, b: QuantizedOperand, options: Fp8GemmOptions): Tensor {
   const op = 'baselines.fp8Gemm';
-  const opts = checkOptions(op, options);
+  const opts = checkOptions(op, options, ['mode', 'outDtype']);
   const outDtype = outDtypeOption(op, opts.outDtype);
   using prepared = prepareFp8Gemm(a, b, { mode: opts.mode as Fp8Mode });
   return prepared.run({ outDtype });

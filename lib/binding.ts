@@ -43,6 +43,7 @@ export interface NativeDeviceInfo {
   memoryBusWidth?: number;
   driverVersion?: number;
   runtimeVersion?: number;
+  lost?: string;
 }
 
 export interface NativeCudaStatus {
@@ -61,6 +62,15 @@ export interface NativeMemory {
   reserved?: number;
   deviceFree?: number;
   deviceTotal?: number;
+  cached?: number;
+  limit?: number;
+}
+
+/** A device queue's counters (test hook). */
+export interface NativeQueueStats {
+  pending: number;
+  skipped: number;
+  pendingReadBytes: number;
 }
 
 export interface NativeBuildInfo {
@@ -100,21 +110,26 @@ export type HostTypedArray =
   | Float64Array;
 
 export interface NativeBinding {
+  /** The addon's interface version; lib/ refuses an addon with another. */
+  readonly moekitAbi: number;
   buildInfo(): NativeBuildInfo;
   devices(): NativeDeviceInfo[];
   cudaStatus(): NativeCudaStatus;
   fromData(device: string, dtype: DType, shape: number[], data: HostTypedArray, raw: boolean): NativeTensor;
   empty(device: string, dtype: DType, shape: number[], pinned: boolean): NativeTensor;
   zeros(device: string, dtype: DType, shape: number[], pinned: boolean): NativeTensor;
-  read(tensor: NativeTensor, decode: boolean): Promise<ArrayBuffer>;
+  read(tensor: NativeTensor, decode: boolean, start: number, end: number): Promise<ArrayBuffer>;
   copyTo(tensor: NativeTensor, device: string, pinned: boolean): NativeTensor;
   cast(tensor: NativeTensor, dtype: DType): NativeTensor;
   reshape(tensor: NativeTensor, shape: number[]): NativeTensor;
   synchronize(device: string): Promise<void>;
   memory(device: string): NativeMemory;
+  releaseCache(device: string): number;
   setPoison(device: string, on: boolean): void;
-  /** Test hook: a tensor whose producing work fails. */
-  injectFailure(device: string, shape: number[]): NativeTensor;
+  /** Test hook: a tensor whose producing work fails (with `fatal`, as a fault that loses the device). */
+  injectFailure(device: string, shape: number[], fatal?: boolean): NativeTensor;
+  /** Test hook: the device queue's counters. */
+  queueStats(device: string): NativeQueueStats;
   marker(device: string): NativeMarker;
   elapsed(start: NativeMarker, end: NativeMarker): Promise<number>;
   fp8Encode(values: Float32Array | Float64Array, format: 'e4m3' | 'e5m2', saturate: boolean): Uint8Array;
@@ -164,36 +179,55 @@ export function packageRoot(): string {
   }
 }
 
+/** The addon interface this lib/ speaks (native/addon.cc exports the same number). */
+const MOEKIT_ABI = 1;
+
 let cached: NativeBinding | undefined;
 
+const FIXES = [
+  'Fixes:',
+  '  - build it from source in the package folder: npm run build:native (needs cmake >= 3.24 and a C++17 compiler; nvcc for CUDA)',
+  '  - reinstall to rerun the install step: npm ci (or npm rebuild moekit)',
+  '  - point MOEKIT_BINDING_PATH at a moekit.node you built',
+  `  - platform: ${process.platform}-${process.arch}, Node ${process.version}; prebuilt binaries exist for linux-x64 (glibc) only`,
+];
+
+function loadError(what: string, cause?: unknown): BindingLoadError {
+  return new BindingLoadError([`moekit: ${what}`, ...FIXES].join('\n'), cause);
+}
+
 /**
- * The addon: `MOEKIT_BINDING_PATH` when set, else a local build
- * (build/Release) or a prebuilt binary (prebuilds/<platform>-<arch>/).
+ * The addon: `MOEKIT_BINDING_PATH` when set (a `.node` file), else a local
+ * build (build/Release) or a prebuilt binary (prebuilds/<platform>-<arch>/).
+ * @throws {@link BindingLoadError} when it cannot be loaded or is not a
+ *   moekit addon of this version.
  */
 export function binding(): NativeBinding {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
   const explicit = process.env.MOEKIT_BINDING_PATH;
+  let loaded: unknown;
+  if (explicit !== undefined && explicit !== '' && !explicit.endsWith('.node')) {
+    // Anything else (a .js file, moekit's own entry point) would be run as a module.
+    throw loadError(`MOEKIT_BINDING_PATH must name a .node file (the addon moekit.node), got '${explicit}'.`);
+  }
   try {
     if (explicit) {
-      cached = require(explicit) as NativeBinding;
+      loaded = require(explicit);
     } else {
       const load = require('node-gyp-build') as (dir: string) => unknown;
-      cached = load(packageRoot()) as NativeBinding;
+      loaded = load(packageRoot());
     }
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
-    throw new BindingLoadError(
-      [
-        `moekit: the native addon could not be loaded (${reason}).`,
-        'Fixes:',
-        '  - build it from source in the package folder: npm run build:native (needs cmake >= 3.24 and a C++17 compiler; nvcc for CUDA)',
-        '  - reinstall to rerun the install step: npm ci (or npm rebuild moekit)',
-        '  - point MOEKIT_BINDING_PATH at a moekit.node you built',
-        `  - platform: ${process.platform}-${process.arch}, Node ${process.version}; prebuilt binaries exist for linux-x64 (glibc) only`,
-      ].join('\n'),
-      e,
-    );
+    throw loadError(`the native addon could not be loaded (${reason}).`, e);
   }
+  const abi = typeof loaded === 'object' && loaded !== null ? (loaded as { moekitAbi?: unknown }).moekitAbi : undefined;
+  if (abi !== MOEKIT_ABI) {
+    const where = explicit ? `MOEKIT_BINDING_PATH (${explicit})` : 'the addon found';
+    const what = abi === undefined ? 'is not a moekit addon' : `is a moekit addon of interface ${String(abi)}, not ${MOEKIT_ABI} (built from another version)`;
+    throw loadError(`${where} ${what}.`);
+  }
+  cached = loaded as NativeBinding;
   return cached;
 }

@@ -8,7 +8,10 @@ import { UnsupportedError } from './errors.js';
 import { Tensor, type TensorData, callNative, settleNative } from './tensor.js';
 import { checkDType, checkOptions, checkShape, rangeError, typeError } from './validate.js';
 
-/** How to name a device: `'auto'` (first GPU, else the CPU), `'cpu'`, `'cuda'` (= `'cuda:0'`) or `'cuda:N'`. */
+/**
+ * How to name a device: `'auto'` (first GPU, else the CPU), `'cpu'`, `'cuda'`
+ * (the first usable GPU) or `'cuda:N'` (CUDA ordinal N).
+ */
 export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
 /** What a device is. GPU fields are present for CUDA devices only. */
@@ -41,6 +44,11 @@ export interface DeviceInfo {
   readonly driverVersion?: number;
   /** GPU: CUDA runtime version moekit was built with. */
   readonly runtimeVersion?: number;
+  /**
+   * Set when a fatal fault (an illegal address, a kernel trap) made the
+   * device unusable: why. Every op on it fails until the process restarts.
+   */
+  readonly lost?: string;
 }
 
 /** Memory held by a device's tensors. */
@@ -57,6 +65,19 @@ export interface MemoryInfo {
   readonly deviceFree?: number;
   /** GPU: total device memory. */
   readonly deviceTotal?: number;
+  /**
+   * CPU: bytes of freed host blocks kept for reuse (large blocks, pageable
+   * and pinned, at most 1 GiB each or 1/16 of `limit`); not counted in
+   * `bytes`. {@link Device.releaseCache} frees them.
+   */
+  readonly cached?: number;
+  /**
+   * CPU: the most host memory moekit may use: the smallest of physical
+   * memory, the cgroup's limit and `MOEKIT_HOST_MEMORY_LIMIT`. Allocations
+   * beyond it, or beyond what the system has available, throw
+   * {@link OutOfMemoryError} instead of meeting the OOM killer.
+   */
+  readonly limit?: number;
 }
 
 /** Options of {@link Device.tensor}. */
@@ -123,7 +144,7 @@ function checkIntegerData(data: HostTypedArray, dtype: DType): void {
 }
 
 function readPinned(op: string, options: unknown): boolean {
-  const opts = checkOptions(op, options);
+  const opts = checkOptions(op, options, ['pinned']);
   const pinned = opts.pinned ?? false;
   if (typeof pinned !== 'boolean') throw typeError(op, 'options.pinned', 'a boolean', pinned);
   return pinned;
@@ -171,7 +192,7 @@ export class Device {
   tensor(data: Uint8Array, options?: { shape?: readonly number[] }): Tensor<'u8'>;
   tensor<D extends DType = 'f32'>(data: TensorData, options?: TensorOptions<D>): Tensor<D>;
   tensor(data: TensorData, options?: TensorOptions<DType>): Tensor {
-    const opts = checkOptions('tensor', options);
+    const opts = checkOptions('tensor', options, ['shape', 'dtype']);
     const host = toHostArray(data);
     const dtype = opts.dtype === undefined ? defaultDType(data) : checkDType('tensor', 'options.dtype', opts.dtype);
     const shape = opts.shape === undefined ? [host.length] : checkShape('tensor', 'options.shape', opts.shape);
@@ -212,6 +233,15 @@ export class Device {
   /** Bytes and tensors alive on this device (and the GPU memory pool). */
   memory(): MemoryInfo {
     return callNative(() => binding().memory(this.id));
+  }
+
+  /**
+   * Returns memory kept for reuse to the system: the host block cache (CPU)
+   * or the unused part of the memory pool (GPU).
+   * @returns the bytes released.
+   */
+  releaseCache(): number {
+    return callNative(() => binding().releaseCache(this.id));
   }
 
   toString(): string {
@@ -265,24 +295,46 @@ export function getDevice(id: string): Device {
 
 const SPEC_TEXT = "'auto', 'cpu', 'cuda' or 'cuda:N'";
 
-function resolveId(op: string, spec: string, fromEnv: boolean): string {
+/**
+ * The device id a spec names, given the devices there are. `fromEnv` marks
+ * a spec read from `MOEKIT_DEVICE`. Throws a TypeError for a malformed spec.
+ * @internal
+ */
+export function resolveDeviceId(
+  op: string,
+  spec: string,
+  list: readonly { id: string; kind: string }[],
+  env: string | undefined,
+  fromEnv = false,
+): string {
   const arg = fromEnv ? 'MOEKIT_DEVICE' : 'spec';
   if (spec === 'auto') {
-    const env = process.env.MOEKIT_DEVICE;
-    if (!fromEnv && env !== undefined && env !== '' && env !== 'auto') return resolveId(op, env, true);
-    const gpu = devices().find((d) => d.kind === 'cuda');
-    return gpu ? gpu.id : 'cpu';
+    if (!fromEnv && env !== undefined && env !== '' && env !== 'auto') return resolveDeviceId(op, env, list, env, true);
+    return list.find((d) => d.kind === 'cuda')?.id ?? 'cpu';
   }
   if (spec === 'cpu') return 'cpu';
-  if (spec === 'cuda') return 'cuda:0';
+  // The first usable GPU: cuda:0 may have been skipped (too old, no pools).
+  if (spec === 'cuda') return list.find((d) => d.kind === 'cuda')?.id ?? 'cuda';
   if (/^cuda:\d+$/.test(spec)) return spec;
   throw typeError(op, arg, SPEC_TEXT, spec);
+}
+
+function deviceFor(op: string, spec: string): Device {
+  const list = devices();
+  const id = resolveDeviceId(op, spec, list, process.env.MOEKIT_DEVICE);
+  if (!list.some((d) => d.id === id)) {
+    const status = cudaStatus();
+    const gpus = list.filter((d) => d.kind === 'cuda').map((d) => d.id);
+    const why = status.available ? `the GPUs are ${gpus.join(', ')}` : status.reason;
+    throw new UnsupportedError(`${op}: no device '${id}' (${why}); use device('cpu') or device('auto')`);
+  }
+  return getDevice(id);
 }
 
 /**
  * A device by name. `'auto'` (the default) picks the first GPU, else the
  * CPU; the environment variable `MOEKIT_DEVICE` (e.g. `cpu`, `cuda:1`)
- * overrides what `'auto'` picks.
+ * overrides what `'auto'` picks. `'cuda'` is the first usable GPU.
  * @throws {@link UnsupportedError} when the named device does not exist
  *   (the message says why CUDA is unavailable).
  * @example
@@ -293,23 +345,16 @@ function resolveId(op: string, spec: string, fromEnv: boolean): string {
  */
 export function device(spec: DeviceSpec = 'auto'): Device {
   if (typeof spec !== 'string') throw typeError('device', 'spec', SPEC_TEXT, spec);
-  const id = resolveId('device', spec, false);
-  if (id !== 'cpu' && !devices().some((d) => d.id === id)) {
-    const status = cudaStatus();
-    const gpus = devices().filter((d) => d.kind === 'cuda').map((d) => d.id);
-    const why = status.available ? `the GPUs are ${gpus.join(', ')}` : status.reason;
-    throw new UnsupportedError(`device: no device '${id}' (${why}); use device('cpu') or device('auto')`);
-  }
-  return getDevice(id);
+  return deviceFor('device', spec);
 }
 
-/** @internal A Device from a Device or a spec, for ops taking either. */
+/** @internal A Device from a Device or a spec, for ops taking either; errors name `op`. */
 export function resolveDevice(op: string, target: unknown): Device {
   if (target instanceof Device) return target;
   if (typeof target === 'string') {
     const known = target === 'auto' || target === 'cpu' || target === 'cuda' || /^cuda:\d+$/.test(target);
     if (!known) throw typeError(op, 'device', `a Device or ${SPEC_TEXT}`, target);
-    return device(target as DeviceSpec);
+    return deviceFor(op, target);
   }
   throw typeError(op, 'device', `a Device or ${SPEC_TEXT}`, target);
 }

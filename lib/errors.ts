@@ -46,9 +46,22 @@ export class KernelError extends MoekitError {
   /** The CUDA error name, e.g. `cudaErrorIllegalAddress`, when a CUDA call failed. */
   readonly cudaError: string | undefined;
 
-  constructor(message: string, code: 'ERR_MOEKIT_CUDA' | 'ERR_MOEKIT_KERNEL') {
+  constructor(message: string, code: 'ERR_MOEKIT_CUDA' | 'ERR_MOEKIT_KERNEL' | 'ERR_MOEKIT_DEVICE_LOST') {
     super(message, code);
     this.cudaError = /CUDA error (cuda\w+)/.exec(message)?.[1];
+  }
+}
+
+/**
+ * A fatal fault (an illegal address, a misaligned access, a kernel trap)
+ * made the device unusable: the CUDA context is broken for the rest of the
+ * process. The message says which op faulted, or which ops were in flight
+ * when the fault surfaced. Every later op on the device throws this at
+ * once; restart the process to use the GPU again.
+ */
+export class DeviceLostError extends KernelError {
+  constructor(message: string) {
+    super(message, 'ERR_MOEKIT_DEVICE_LOST');
   }
 }
 
@@ -75,6 +88,7 @@ export function fromNativeError(e: unknown, callSite?: Error): unknown {
     case 'ERR_MOEKIT_OUT_OF_MEMORY': out = new OutOfMemoryError(e.message); break;
     case 'ERR_MOEKIT_CUDA':
     case 'ERR_MOEKIT_KERNEL': out = new KernelError(e.message, code); break;
+    case 'ERR_MOEKIT_DEVICE_LOST': out = new DeviceLostError(e.message); break;
     default: return e;
   }
   const stack = (callSite ?? e).stack;

@@ -47,7 +47,7 @@ export function encode(values: Float32Array | Float64Array, format: Fp8Format, o
     throw typeError('fp8.encode', 'values', 'a Float32Array or Float64Array', values);
   }
   checkOneOf('fp8.encode', 'format', format, FORMATS);
-  const opts = checkOptions('fp8.encode', options);
+  const opts = checkOptions('fp8.encode', options, ['saturate']);
   const saturate = opts.saturate ?? true;
   if (typeof saturate !== 'boolean') throw typeError('fp8.encode', 'options.saturate', 'a boolean', saturate);
   return callNative(() => binding().fp8Encode(values, format, saturate));

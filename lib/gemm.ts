@@ -7,7 +7,7 @@
 import { binding } from './binding.js';
 import type { DType } from './dtype.js';
 import { type Impl, Quantized, blockText, parseImpl } from './quantize.js';
-import { Tensor, callNative } from './tensor.js';
+import { Tensor, callNative, checkTensor } from './tensor.js';
 import { checkOneOf, checkOptions, typeError } from './validate.js';
 
 /** Options of {@link gemm}. */
@@ -28,9 +28,9 @@ export interface GemmOptions<O extends 'f32' | 'bf16' | 'f16'> {
  * ```
  */
 export function gemm<O extends 'f32' | 'bf16' | 'f16'>(a: Tensor, b: Tensor, options?: GemmOptions<O>): Tensor<O> {
-  if (!(a instanceof Tensor)) throw typeError('gemm', 'a', 'a Tensor', a);
-  if (!(b instanceof Tensor)) throw typeError('gemm', 'b', 'a Tensor', b);
-  const opts = checkOptions('gemm', options);
+  checkTensor('gemm', 'a', a);
+  checkTensor('gemm', 'b', b);
+  const opts = checkOptions('gemm', options, ['outDtype', 'impl']);
   const outDtype = checkOneOf('gemm', 'options.outDtype', opts.outDtype ?? defaultOut(a.dtype), ['f32', 'bf16', 'f16'] as const);
   const impl = parseImpl('gemm', opts.impl);
   const ha = a.handle('gemm', 'a');
@@ -52,8 +52,7 @@ export interface Fp8GemmOptions<O extends 'bf16' | 'f32'> {
 
 function checkOperand(arg: 'a' | 'b', value: unknown, block: 1 | 128): Quantized {
   const want = block === 1 ? 'quantize(x, { block: [1, 128] })' : 'quantize(w, { block: [128, 128] })';
-  if (value instanceof Tensor) throw typeError('fp8Gemm', arg, `a Quantized (from ${want})`, value);
-  if (!(value instanceof Quantized)) throw typeError('fp8Gemm', arg, `a Quantized (from ${want})`, value);
+  if (!Quantized.isQuantized(value)) throw typeError('fp8Gemm', arg, `a Quantized (from ${want})`, value);
   if (value.block === 'tensor' || value.block[0] !== block) {
     const e = new TypeError(`fp8Gemm: ${arg} must be quantized with block [${block}, 128], got block ${blockText(value.block)}`);
     (e as { code?: string }).code = 'ERR_MOEKIT_INVALID_ARG';
@@ -82,7 +81,7 @@ function checkOperand(arg: 'a' | 'b', value: unknown, block: 1 | 128): Quantized
 export function fp8Gemm<O extends 'bf16' | 'f32' = 'bf16'>(a: Quantized, b: Quantized, options?: Fp8GemmOptions<O>): Tensor<O> {
   const qa = checkOperand('a', a, 1);
   const qb = checkOperand('b', b, 128);
-  const opts = checkOptions('fp8Gemm', options);
+  const opts = checkOptions('fp8Gemm', options, ['outDtype', 'impl']);
   const outDtype = checkOneOf('fp8Gemm', 'options.outDtype', opts.outDtype ?? 'bf16', ['bf16', 'f32'] as const);
   const impl = parseImpl('fp8Gemm', opts.impl);
   const av = qa.values.handle('fp8Gemm', 'a.values');

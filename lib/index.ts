@@ -17,6 +17,7 @@ export {
   UnsupportedError,
   OutOfMemoryError,
   KernelError,
+  DeviceLostError,
   BindingLoadError,
 } from './errors.js';
 export {
@@ -31,7 +32,7 @@ export {
   type TensorOptions,
   type AllocOptions,
 } from './device.js';
-export { Tensor, type TensorData } from './tensor.js';
+export { Tensor, type TensorData, type ReadRange } from './tensor.js';
 export { buildInfo, kernelVersions, type BuildInfo, type KernelVersionInfo } from './info.js';
 export * as fp8 from './fp8.js';
 export {

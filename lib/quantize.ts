@@ -17,7 +17,7 @@
  */
 import { binding } from './binding.js';
 import type { Fp8Format } from './dtype.js';
-import { Tensor, callNative } from './tensor.js';
+import { Tensor, callNative, checkTensor } from './tensor.js';
 import { checkOneOf, checkOptions, shapeText, typeError } from './validate.js';
 
 /** A quantization block: 1x128 (activations), 128x128 (weights) or one scale per tensor. */
@@ -71,13 +71,31 @@ export class Quantized<F extends Fp8Format = Fp8Format> {
   /** Whether the scales are powers of two. */
   readonly scaleFormat: ScaleFormat;
 
-  /** @internal */
+  // Set only by the constructor: what tells a Quantized from a look-alike.
+  readonly #checked = true;
+
+  /**
+   * @internal Use {@link quantize} or {@link asQuantized}. Checks its
+   * arguments all the same, so a hand-made one fails here, by name.
+   */
   constructor(values: Tensor<F>, scales: Tensor<'f32'>, block: QuantBlock, scaleFormat: ScaleFormat) {
+    const op = 'Quantized';
+    checkTensor(op, 'values', values);
+    checkTensor(op, 'scales', scales);
+    if (values.dtype !== 'e4m3' && values.dtype !== 'e5m2') throw typeError(op, 'values.dtype', "'e4m3' or 'e5m2'", values.dtype);
     this.values = values;
     this.scales = scales;
-    this.block = block;
+    this.block = parseBlock(op, 'block', block);
     this.format = values.dtype;
-    this.scaleFormat = scaleFormat;
+    this.scaleFormat = checkOneOf(op, 'scaleFormat', scaleFormat, ['f32', 'ue8m0'] as const);
+  }
+
+  /**
+   * Whether `value` was made by {@link quantize}, {@link asQuantized} or
+   * this class's constructor (not a plain object or an `Object.create` copy).
+   */
+  static isQuantized(value: unknown): value is Quantized {
+    return typeof value === 'object' && value !== null && #checked in value;
   }
 
   /** Shape of the quantized tensor. */
@@ -128,9 +146,9 @@ export interface QuantizeOptions {
  * ```
  */
 export function quantize(x: Tensor, options: QuantizeOptions): Quantized {
-  if (!(x instanceof Tensor)) throw typeError('quantize', 'x', 'a Tensor', x);
+  checkTensor('quantize', 'x', x);
   if (options === undefined) throw typeError('quantize', 'options', "an object with block ([1, 128], [128, 128] or 'tensor')", options);
-  const opts = checkOptions('quantize', options);
+  const opts = checkOptions('quantize', options, ['block', 'format', 'scaleFormat', 'impl']);
   const block = parseBlock('quantize', 'options.block', opts.block);
   const format = checkOneOf('quantize', 'options.format', opts.format ?? 'e4m3', ['e4m3', 'e5m2'] as const);
   const scaleFormat = checkOneOf('quantize', 'options.scaleFormat', opts.scaleFormat ?? 'f32', ['f32', 'ue8m0'] as const);
@@ -151,9 +169,9 @@ export function asQuantized<F extends Fp8Format>(
   options: { block: QuantBlock; scaleFormat?: ScaleFormat },
 ): Quantized<F> {
   const op = 'asQuantized';
-  if (!(values instanceof Tensor)) throw typeError(op, 'values', 'a Tensor', values);
-  if (!(scales instanceof Tensor)) throw typeError(op, 'scales', 'a Tensor', scales);
-  const opts = checkOptions(op, options);
+  checkTensor(op, 'values', values);
+  checkTensor(op, 'scales', scales);
+  const opts = checkOptions(op, options, ['block', 'scaleFormat']);
   const block = parseBlock(op, 'options.block', opts.block);
   const scaleFormat = checkOneOf(op, 'options.scaleFormat', opts.scaleFormat ?? 'f32', ['f32', 'ue8m0'] as const);
   // dequantize's native check validates dtypes and the scales' shape without running.
@@ -169,8 +187,8 @@ export interface DequantizeOptions {
 
 /** `q.values · scale` per block, rounded to `dtype`. */
 export function dequantize(q: Quantized, options?: DequantizeOptions): Tensor {
-  if (!(q instanceof Quantized)) throw typeError('dequantize', 'q', 'a Quantized (from quantize())', q);
-  const opts = checkOptions('dequantize', options);
+  if (!Quantized.isQuantized(q)) throw typeError('dequantize', 'q', 'a Quantized (from quantize() or asQuantized())', q);
+  const opts = checkOptions('dequantize', options, ['dtype']);
   const dtype = checkOneOf('dequantize', 'options.dtype', opts.dtype ?? 'f32', ['f32', 'bf16', 'f16'] as const);
   const values = q.values.handle('dequantize', 'q.values');
   const scales = q.scales.handle('dequantize', 'q.scales');

@@ -7,7 +7,7 @@ import type { Device, DeviceSpec } from './device.js';
 import { getDevice, resolveDevice } from './device.js';
 import { type ArrayFor, type DType, dtypeSize } from './dtype.js';
 import { DisposedError, fromNativeError } from './errors.js';
-import { checkDType, checkOptions, checkShape, numel, rangeError, shapeText, typeError } from './validate.js';
+import { checkDType, checkInteger, checkOptions, checkShape, numel, rangeError, shapeText, typeError } from './validate.js';
 
 // util.inspect's hook, by its registered name (no node:util import, so the
 // published types need nothing beyond the standard library).
@@ -95,44 +95,72 @@ export class Tensor<D extends DType = DType> {
   }
 
   /**
+   * Whether `value` is a tensor made by moekit. A Proxy of one, or an object
+   * made with `Object.create(Tensor.prototype)`, is not: neither holds data.
+   */
+  static isTensor(value: unknown): value is Tensor {
+    return typeof value === 'object' && value !== null && #handle in value;
+  }
+
+  /**
+   * Checks that `value` is a tensor made by moekit, for methods called on
+   * something else (`Tensor.prototype.toArray.call(proxy)`).
+   */
+  static #own(value: unknown, op: string): Tensor {
+    checkTensor(op, 'this', value);
+    return value;
+  }
+
+  /**
    * The native handle, for ops; throws {@link DisposedError} naming `op` and
-   * `arg` when this tensor was disposed.
+   * `arg` when this tensor was disposed, and a TypeError when `this` is not
+   * a tensor made by moekit.
    * @internal
    */
   handle(op: string, arg: string): NativeTensor {
+    checkTensor(op, arg, this);
     if (this.#disposed) throw new DisposedError(`${op}: ${arg} was disposed; a tensor cannot be used after dispose()`);
     return this.#handle;
   }
 
   /** Whether {@link Tensor.dispose} was called. */
   get disposed(): boolean {
-    return this.#disposed;
+    return Tensor.#own(this, 'disposed').#disposed;
   }
 
   /**
    * Copies the elements to the host once all queued work producing them is
    * done. Float dtypes (bf16, f16, FP8 too) decode exactly to f32.
+   * @param range - elements `[start, end)` of the flattened tensor (default
+   *   all): a result may be at most 4 GiB (Node.js 20's largest
+   *   ArrayBuffer), so read larger tensors in parts.
+   * @throws RangeError for a bad range or a result over 4 GiB.
    * @throws (rejects with) the error of the queued work that failed to
    *   produce this tensor or one it was computed from ({@link KernelError},
    *   {@link OutOfMemoryError}), or of other work on the device that failed
    *   since the last read or synchronize.
    */
-  toArray(): Promise<ArrayFor<D>> {
+  toArray(range?: ReadRange): Promise<ArrayFor<D>> {
     const handle = this.handle('toArray', 'tensor');
+    const [start, end] = readRange('toArray', range, this.size, this.dtype === 'i32' || this.dtype === 'u8' ? dtypeSize(this.dtype) : 4);
     const callSite = new Error();
     const dtype = this.dtype;
-    return settleNative(callNative(() => binding().read(handle, true)), callSite).then((buffer) => {
+    return settleNative(callNative(() => binding().read(handle, true, start, end)), callSite).then((buffer) => {
       if (dtype === 'i32') return new Int32Array(buffer) as ArrayFor<D>;
       if (dtype === 'u8') return new Uint8Array(buffer) as ArrayFor<D>;
       return new Float32Array(buffer) as ArrayFor<D>;
     });
   }
 
-  /** The raw storage bytes (e.g. bf16 bit patterns, FP8 codes). */
-  bytes(): Promise<Uint8Array> {
+  /**
+   * The raw storage bytes (e.g. bf16 bit patterns, FP8 codes).
+   * @param range - elements `[start, end)` of the flattened tensor (default all).
+   */
+  bytes(range?: ReadRange): Promise<Uint8Array> {
     const handle = this.handle('bytes', 'tensor');
+    const [start, end] = readRange('bytes', range, this.size, dtypeSize(this.dtype));
     const callSite = new Error();
-    return settleNative(callNative(() => binding().read(handle, false)), callSite).then((buffer) => new Uint8Array(buffer));
+    return settleNative(callNative(() => binding().read(handle, false, start, end)), callSite).then((buffer) => new Uint8Array(buffer));
   }
 
   /**
@@ -142,7 +170,7 @@ export class Tensor<D extends DType = DType> {
    */
   to(target: Device | DeviceSpec, options?: { pinned?: boolean }): Tensor<D> {
     const handle = this.handle('to', 'tensor');
-    const opts = checkOptions('to', options);
+    const opts = checkOptions('to', options, ['pinned']);
     const pinned = opts.pinned ?? false;
     if (typeof pinned !== 'boolean') throw typeError('to', 'options.pinned', 'a boolean', pinned);
     const dev = resolveDevice('to', target);
@@ -195,10 +223,11 @@ export class Tensor<D extends DType = DType> {
    * twice is harmless; any other use afterwards throws {@link DisposedError}.
    */
   dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    undisposed.unregister(this);
-    this.#handle.dispose();
+    const self = Tensor.#own(this, 'dispose');
+    if (self.#disposed) return;
+    self.#disposed = true;
+    undisposed.unregister(self);
+    self.#handle.dispose();
   }
 
   [Symbol.dispose](): void {
@@ -206,12 +235,46 @@ export class Tensor<D extends DType = DType> {
   }
 
   toString(): string {
+    if (!Tensor.isTensor(this)) return 'Tensor(not made by moekit)';
     return `Tensor(${this.dtype} ${shapeText(this.shape)} on ${this.device.id}${this.#disposed ? ', disposed' : ''})`;
   }
 
   [inspectCustom](): string {
     return this.toString();
   }
+}
+
+/**
+ * `value` as a Tensor made by moekit, else a TypeError naming `op` and `arg`.
+ * @internal
+ */
+export function checkTensor(op: string, arg: string, value: unknown): asserts value is Tensor {
+  if (Tensor.isTensor(value)) return;
+  const lookalike = value instanceof Tensor ? 'an object that only looks like a Tensor (a Proxy or an Object.create copy)' : undefined;
+  throw typeError(op, arg, 'a Tensor', value, lookalike);
+}
+
+/** Which elements of a tensor to read: `[start, end)` of the flattened tensor. */
+export interface ReadRange {
+  /** First element (default 0). */
+  start?: number;
+  /** One past the last element (default: the tensor's size). */
+  end?: number;
+}
+
+/** The largest result a read returns: Node.js 20's largest ArrayBuffer. */
+const MAX_READ_BYTES = 2 ** 32;
+
+function readRange(op: string, range: unknown, size: number, bytesPerElement: number): [number, number] {
+  const opts = checkOptions(op, range, ['start', 'end']);
+  const start = opts.start === undefined ? 0 : checkInteger(op, 'range.start', opts.start, 0, size);
+  const end = opts.end === undefined ? size : checkInteger(op, 'range.end', opts.end, start, size);
+  const bytes = (end - start) * bytesPerElement;
+  if (bytes > MAX_READ_BYTES) {
+    throw rangeError(op, 'the result', 'at most 2^32 bytes (the largest ArrayBuffer Node.js 20 makes)',
+      `${bytes} bytes for ${end - start} elements; read it in parts with ${op}({ start, end })`);
+  }
+  return [start, end];
 }
 
 /** Anything {@link Device.tensor} accepts as data. */

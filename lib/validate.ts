@@ -25,8 +25,9 @@ export function describe(value: unknown): string {
   return name && name !== 'Object' ? `a ${name}` : 'an object';
 }
 
-export function typeError(op: string, arg: string, expected: string, actual: unknown): TypeError {
-  const e = new TypeError(`${op}: ${arg} must be ${expected}, got ${describe(actual)}`);
+/** `actualText`, when given, replaces the description of `actual`. */
+export function typeError(op: string, arg: string, expected: string, actual: unknown, actualText?: string): TypeError {
+  const e = new TypeError(`${op}: ${arg} must be ${expected}, got ${actualText ?? describe(actual)}`);
   (e as { code?: string }).code = 'ERR_MOEKIT_INVALID_ARG';
   return e;
 }
@@ -55,11 +56,63 @@ export function checkOneOf<const T extends readonly (string | number | boolean)[
   return value as T[number];
 }
 
-/** A plain options object (or undefined, which gives `{}`). */
-export function checkOptions(op: string, value: unknown): Record<string, unknown> {
-  if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw typeError(op, 'options', 'an object', value);
-  return value as Record<string, unknown>;
+/**
+ * Levenshtein distance, case-insensitive: how a mistyped option key is
+ * matched to the one meant.
+ */
+function editDistance(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= y.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[y.length]!;
+}
+
+/** The known key closest to `key`, when one is close enough to be a typo. */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = editDistance(key, k);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+/**
+ * A plain options object with only `known` keys.
+ *
+ * `null` and `undefined` mean the same everywhere in moekit: for the whole
+ * options object, no options; for one option, its default. So the returned
+ * object has no `null` values. A key not in `known` is a TypeError that
+ * names it and the closest known key: a misspelt option never silently
+ * falls back to its default.
+ */
+export function checkOptions<const K extends string>(op: string, value: unknown, known: readonly K[]): { readonly [P in K]?: unknown } {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw typeError(op, 'options', 'an object', value);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    if (!(known as readonly string[]).includes(key)) {
+      const near = closestKey(key, known);
+      const list = known.length === 0 ? 'no options' : `one of ${known.map((k) => `'${k}'`).join(', ')}`;
+      const e = new TypeError(`${op}: unknown option '${key}'${near ? ` (did you mean '${near}'?)` : ''}; the options are ${list}`);
+      (e as { code?: string }).code = 'ERR_MOEKIT_INVALID_ARG';
+      throw e;
+    }
+    const v = (value as Record<string, unknown>)[key];
+    if (v !== null) out[key] = v;
+  }
+  return out as { readonly [P in K]?: unknown };
 }
 
 export function checkBoolean(op: string, arg: string, value: unknown): boolean {
@@ -78,14 +131,28 @@ export function checkInteger(op: string, arg: string, value: unknown, min: numbe
   return value;
 }
 
-/** A shape: an array of non-negative safe integers. */
+/** The most elements a tensor may have (byte counts stay exact in int64 and in JS numbers). */
+export const MAX_ELEMENTS = 2 ** 50;
+
+/** The most dimensions a tensor may have. */
+export const MAX_RANK = 16;
+
+/** A shape: an array of non-negative safe integers whose product is at most {@link MAX_ELEMENTS}. */
 export function checkShape(op: string, arg: string, value: unknown): number[] {
   if (!Array.isArray(value)) throw typeError(op, arg, 'an array of non-negative integers', value);
-  return value.map((d, i) => {
+  if (value.length > MAX_RANK) throw rangeError(op, arg, `at most ${MAX_RANK} dimensions`, String(value.length));
+  const shape = value.map((d: unknown, i) => {
     if (typeof d !== 'number') throw typeError(op, `${arg}[${i}]`, 'a non-negative integer', d);
     if (!Number.isSafeInteger(d) || d < 0) throw rangeError(op, `${arg}[${i}]`, 'a non-negative integer', String(d));
     return d;
   });
+  // Each partial product stays below 2^50 unless a zero ends it, so it is exact.
+  let count = 1;
+  for (const d of shape) {
+    count *= d;
+    if (count > MAX_ELEMENTS) throw rangeError(op, arg, 'a shape of at most 2^50 elements', shapeText(shape));
+  }
+  return shape;
 }
 
 export function shapeText(shape: readonly number[]): string {

@@ -27,6 +27,9 @@ Napi::Value build_info(const Napi::CallbackInfo& info) {
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new moekit::AddonData());
+  // The interface version lib/binding.ts checks (MOEKIT_ABI there): bump
+  // both when a binding function changes its arguments or results.
+  exports.Set("moekitAbi", Napi::Number::New(env, 1));
   exports.Set("buildInfo", Napi::Function::New(env, build_info, "buildInfo"));
   moekit::register_runtime(env, exports);
   moekit::register_fp8(env, exports);

@@ -16,6 +16,7 @@ enum class ErrorCode {
   Unsupported,      // valid request this build or device cannot serve
   Disposed,         // use of a disposed tensor
   Kernel,           // queued work failed for a reason other than CUDA
+  DeviceLost,       // a fatal fault (illegal address, ...): the device is unusable until the process restarts
 };
 
 inline const char* error_code_name(ErrorCode c) {
@@ -27,6 +28,7 @@ inline const char* error_code_name(ErrorCode c) {
     case ErrorCode::Unsupported: return "ERR_MOEKIT_UNSUPPORTED";
     case ErrorCode::Disposed: return "ERR_MOEKIT_DISPOSED";
     case ErrorCode::Kernel: return "ERR_MOEKIT_KERNEL";
+    case ErrorCode::DeviceLost: return "ERR_MOEKIT_DEVICE_LOST";
   }
   return "ERR_MOEKIT_KERNEL";
 }

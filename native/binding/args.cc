@@ -1,7 +1,10 @@
 #include "args.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
+#include "../core/size_math.h"
 #include "../device/registry.h"
 #include "tensor_handle.h"
 
@@ -9,20 +12,24 @@ namespace moekit {
 
 namespace {
 
-// Largest element count accepted: byte sizes stay exact in doubles and int64.
-constexpr int64_t MAX_ELEMENTS = int64_t{1} << 50;
 constexpr size_t MAX_RANK = 16;
 
 Napi::Value arg_at(const Napi::CallbackInfo& info, size_t i) { return i < info.Length() ? info[i] : info.Env().Undefined(); }
+
+}  // namespace
 
 std::string number_text(double d) {
   if (std::isnan(d)) return "NaN";
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
   if (d == std::floor(d) && std::fabs(d) < 1e15) return std::to_string(static_cast<int64_t>(d));
-  return std::to_string(d);
+  // The shortest text that reads back as the same double, as JS prints it.
+  char text[32];
+  for (int digits = 15; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, d);
+    if (std::strtod(text, nullptr) == d) break;
+  }
+  return text;
 }
-
-}  // namespace
 
 std::string describe_value(const Napi::Value& v) {
   if (v.IsUndefined()) return "undefined";
@@ -95,9 +102,9 @@ Shape arg_shape(const Napi::CallbackInfo& info, size_t i, const char* op, const 
     if (!d.IsNumber()) throw_type_error(op, where, "a non-negative integer", describe_value(d));
     const double x = d.As<Napi::Number>().DoubleValue();
     if (!std::isfinite(x) || x != std::floor(x) || x < 0) throw_range_error(op, where, "a non-negative integer", number_text(x));
-    if (x > static_cast<double>(MAX_ELEMENTS)) throw_range_error(op, where, "at most 2^50", number_text(x));
+    if (x > static_cast<double>(MAX_TENSOR_ELEMENTS)) throw_range_error(op, where, "at most 2^50", number_text(x));
     shape.push_back(static_cast<int64_t>(x));
-    if (numel != 0 && shape.back() != 0 && numel > MAX_ELEMENTS / shape.back()) {
+    if (numel != 0 && shape.back() != 0 && numel > MAX_TENSOR_ELEMENTS / shape.back()) {
       throw_range_error(op, name, "a shape of at most 2^50 elements", "more");
     }
     numel *= shape.back();

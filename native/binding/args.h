@@ -14,6 +14,8 @@ namespace moekit {
 
 // "undefined", "a number (3.5)", "a string ('x')", "an array", ...
 std::string describe_value(const Napi::Value& v);
+// A number as JS would show it: "NaN", "-Infinity", "3", "1e+300".
+std::string number_text(double d);
 
 std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
 bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);

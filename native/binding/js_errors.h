@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "../../cuda/common/error.h"
+#include "addon_data.h"
 
 namespace moekit {
 
@@ -16,10 +17,12 @@ namespace moekit {
 Napi::Error make_js_error(Napi::Env env, const Error& error);
 
 // Runs a binding function, converting moekit::Error and std exceptions into
-// JS exceptions. Every exported function goes through it.
+// JS exceptions. Every exported function goes through it; work it queues
+// belongs to the calling environment (env_scope.h).
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
   try {
+    const EnvScope scope(addon_data(info.Env()).alive);
     return F(info);
   } catch (const Napi::Error&) {
     throw;

@@ -1,6 +1,7 @@
 #include "device.h"
 
 #include <cstring>
+#include <system_error>
 #include <utility>
 
 namespace moekit {
@@ -20,24 +21,43 @@ std::optional<Error> Storage::failure() const {
 Device::Device(DeviceKind kind, int ordinal)
     : kind_(kind), ordinal_(ordinal), id_(kind == DeviceKind::Cpu ? std::string("cpu") : "cuda:" + std::to_string(ordinal)) {}
 
-void Device::start_queue(std::function<void()> thread_init) { queue_ = std::make_unique<WorkQueue>(std::move(thread_init)); }
+void Device::start_queue(std::function<void()> thread_init) {
+  try {
+    queue_ = std::make_unique<WorkQueue>(std::move(thread_init));
+  } catch (const std::system_error& e) {
+    throw Error(ErrorCode::Unsupported, id_ + ": could not start the device's queue thread (" + e.what() +
+                                            "); raise the process's thread limit (ulimit -u, the container's pids limit)");
+  }
+}
 
 StoragePtr Device::allocate(size_t bytes, AllocOptions options) {
+  if (auto lost = this->lost()) throw *lost;
   void* data = nullptr;
   if (bytes > 0) {
-    data = raw_allocate(bytes, options.pinned);
-    if (!data) {
-      // Cached blocks, then frees still waiting in the queue, may be what stands in the way.
-      release_cached();
-      if (options.may_drain) retry_after_out_of_memory();
+    // A request that can never fit fails at once, without touching caches.
+    if (bytes <= capacity()) {
       data = raw_allocate(bytes, options.pinned);
+      if (!data) {
+        // Cached blocks may be what stands in the way. Memory that queued
+        // work still holds is not waited for: that would block the caller.
+        release_cached();
+        data = raw_allocate(bytes, options.pinned);
+      }
     }
     if (!data) {
-      MemoryStats m = memory();
-      std::string message = id_ + ": out of memory allocating " + std::to_string(bytes) + " bytes (" +
-                            std::to_string(m.bytes) + " bytes in " + std::to_string(m.buffers) + " live buffers";
+      const MemoryStats m = memory();
+      std::string message = id_ + ": out of memory allocating " + std::to_string(bytes) + " bytes (" + std::to_string(m.bytes) +
+                            " bytes in " + std::to_string(m.buffers) + " live buffers";
       if (m.device_total) message += ", " + std::to_string(m.device_free) + " of " + std::to_string(m.device_total) + " bytes free on the device";
-      message += "); dispose tensors you no longer need";
+      const std::string note = capacity_note();
+      if (!note.empty()) message += "; " + note;
+      message += ")";
+      if (bytes > capacity()) {
+        message += "; the request can never fit on this device";
+      } else {
+        message += "; dispose tensors you no longer need";
+        if (queue_ && queue_->pending() > 0) message += ", or await synchronize() so that queued work releases what it holds, then retry";
+      }
       throw Error(ErrorCode::OutOfMemory, message);
     }
   }
@@ -66,6 +86,47 @@ void Device::set_thread_error(const Error& e) {
   thread_error_ = e;
 }
 
+std::optional<Error> Device::lost() const {
+  std::lock_guard<std::mutex> lock(error_mutex_);
+  return lost_;
+}
+
+void Device::lose(const Error& e, const char* op, const std::vector<StoragePtr>& outputs) {
+  std::string ops;
+  size_t count = 0;
+  auto add = [&](const char* name) {
+    if (name == nullptr) return;
+    if (ops.find(name) == std::string::npos) ops += std::string(ops.empty() ? "" : ", ") + name;
+    ++count;
+  };
+  for (const auto& f : in_flight_) add(f.op);
+  if (op && (in_flight_.empty() || in_flight_.back().op != op)) add(op);
+  std::string blame;
+  if (count == 0) {
+    blame = "a fatal fault";
+  } else if (count == 1) {
+    blame = "a fatal fault in " + ops;
+  } else {
+    blame = "a fatal fault in one of the " + std::to_string(count) + " ops in flight (" + ops + "; the GPU reports faults late, so which one is not known)";
+  }
+  const Error lost(ErrorCode::DeviceLost, id_ + ": " + blame + ": " + e.what() + ". The device is lost: every later op on " + id_ +
+                                              " fails; restart the process to use it again");
+  for (const auto& f : in_flight_) {
+    for (const auto& w : f.outputs) {
+      if (auto s = w.lock()) s->fail(lost);
+    }
+  }
+  in_flight_.clear();
+  for (const auto& out : outputs) out->fail(lost);
+  std::lock_guard<std::mutex> lock(error_mutex_);
+  if (!lost_) lost_ = lost;
+  if (!error_) error_ = lost;
+}
+
+void Device::note_failure(const Error& e) {
+  if (e.code() == ErrorCode::DeviceLost) lose(e, nullptr, {});
+}
+
 namespace {
 
 // The exception in flight as an Error, its message prefixed with `what_failed`.
@@ -86,7 +147,7 @@ Error current_error(const std::string& what_failed) {
 }  // namespace
 
 void Device::enqueue(const char* op, TaskIO io, Task task) {
-  queue_->push([this, op, io = std::move(io), task = std::move(task)]() {
+  queue_->push([this, op, env = current_env(), io = std::move(io), task = std::move(task)]() {
     ExecContext ctx{*this, queue_stream_};
     const std::string prefix = id_ + ": " + op + " failed: ";
     try {
@@ -95,7 +156,15 @@ void Device::enqueue(const char* op, TaskIO io, Task task) {
       for (const auto& in : io.inputs) {
         if (!failed_input && in) failed_input = in->failure();
       }
-      if (failed_input) {
+      if (!env_alive(env) || stopping_.load()) {
+        // Nobody can read what it would produce (its environment ended, or
+        // the process is exiting).
+        skipped_.fetch_add(1);
+        const Error e(ErrorCode::Kernel, id_ + ": " + op + " was not run because the environment that queued it has ended");
+        for (const auto& out : io.outputs) out->fail(e);
+      } else if (auto lost = this->lost()) {
+        for (const auto& out : io.outputs) out->fail(*lost);
+      } else if (failed_input) {
         const Error e(failed_input->code(), id_ + ": " + op + " was not run because its input had failed (" + failed_input->what() + ")");
         for (const auto& out : io.outputs) out->fail(e);
       } else {
@@ -104,11 +173,19 @@ void Device::enqueue(const char* op, TaskIO io, Task task) {
           if (thread_error_) throw *thread_error_;
         }
         task(ctx);
+        InFlight f{op, {}};
+        for (const auto& out : io.outputs) f.outputs.push_back(out);
+        in_flight_.push_back(std::move(f));
+        if (!work_outstanding(ctx)) in_flight_.clear();
       }
     } catch (...) {
       const Error e = current_error(prefix);
-      for (const auto& out : io.outputs) out->fail(e);
-      record_error(e);
+      if (e.code() == ErrorCode::DeviceLost) {
+        lose(e, op, io.outputs);
+      } else {
+        for (const auto& out : io.outputs) out->fail(e);
+        record_error(e);
+      }
     }
     if (io.finally) {
       try {
@@ -126,7 +203,12 @@ void Device::enqueue(Task task) {
     try {
       task(ctx);
     } catch (...) {
-      record_error(current_error(id_ + ": queued work failed: "));
+      const Error e = current_error(id_ + ": queued work failed: ");
+      if (e.code() == ErrorCode::DeviceLost) {
+        lose(e, nullptr, {});
+      } else {
+        record_error(e);
+      }
     }
   });
 }
@@ -136,6 +218,18 @@ std::optional<Error> Device::take_error() {
   std::optional<Error> e = std::move(error_);
   error_.reset();
   return e;
+}
+
+QueueStats Device::queue_stats() {
+  QueueStats s;
+  s.pending = queue_ ? queue_->pending() : 0;
+  s.skipped = skipped_.load();
+  return s;
+}
+
+void Device::stop() {
+  stopping_.store(true);
+  if (queue_) queue_->drain();
 }
 
 MemoryStats Device::memory() {

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "../../cuda/common/error.h"
+#include "env_scope.h"
 #include "work_queue.h"
 
 namespace moekit {
@@ -43,6 +45,8 @@ struct DeviceInfo {
   int memory_bus_width = 0;
   int driver_version = 0;
   int runtime_version = 0;
+  // Set once a fatal fault made the device unusable: why, and what to do.
+  std::string lost;
 };
 
 struct MemoryStats {
@@ -52,6 +56,14 @@ struct MemoryStats {
   uint64_t reserved = 0;  // CUDA: bytes the memory pool holds
   uint64_t device_free = 0;
   uint64_t device_total = 0;
+  uint64_t cached = 0;  // CPU: freed host blocks kept for reuse (pageable and pinned)
+  uint64_t limit = 0;   // CPU: the most host memory the device may use
+};
+
+// What a device's queue has done, for tests and diagnostics.
+struct QueueStats {
+  uint64_t pending = 0;  // tasks queued or running
+  uint64_t skipped = 0;  // ops not run because the environment that queued them had ended
 };
 
 class Device;
@@ -101,11 +113,9 @@ struct TaskIO {
 
 // How an allocation may be made.
 struct AllocOptions {
-  explicit AllocOptions(bool pinned_memory = false, bool poison_when_on = true, bool may_drain_queue = true)
-      : pinned(pinned_memory), poison(poison_when_on), may_drain(may_drain_queue) {}
-  bool pinned;     // CPU only: page-locked memory for fast GPU copies
-  bool poison;     // fill with 0xFF when poisoning is on (off for buffers written at once)
-  bool may_drain;  // on out-of-memory, wait for queued frees (never from a queue thread)
+  explicit AllocOptions(bool pinned_memory = false, bool poison_when_on = true) : pinned(pinned_memory), poison(poison_when_on) {}
+  bool pinned;  // CPU only: page-locked memory for fast GPU copies
+  bool poison;  // fill with 0xFF when poisoning is on (off for buffers written at once)
 };
 
 // What a queued task runs with.
@@ -134,14 +144,18 @@ class Device {
   const std::string& id() const { return id_; }
   virtual DeviceInfo info() const = 0;
 
-  // On the JS thread, or from a queue thread with may_drain = false.
-  // Throws Error(OutOfMemory) when nothing can be had; the device stays usable.
+  // On any thread; never waits for queued work. Throws Error(OutOfMemory)
+  // when nothing can be had (at once when the request can never fit); the
+  // device stays usable. Throws Error(DeviceLost) on a lost device.
   StoragePtr allocate(size_t bytes, AllocOptions options = AllocOptions());
 
   // Runs `task` of op `op` after everything enqueued before it. When an
   // input carries a failure the task is skipped and its outputs inherit it;
   // when the task throws, its outputs are marked failed. Either way the
   // failure is also kept for the next read or synchronize (take_error).
+  // A task whose environment (current_env() at the call) has ended by the
+  // time its turn comes is not run; nothing can read its outputs.
+  // When a task throws Error(DeviceLost) the device is lost (see lose()).
   void enqueue(const char* op, TaskIO io, Task task);
 
   // Work that produces no data (reads, markers, latches): its own exceptions
@@ -150,6 +164,23 @@ class Device {
 
   // The first failure of queued work since the last call, cleared by taking it.
   std::optional<Error> take_error();
+
+  // A fatal fault (Error(DeviceLost)) seen by queued work that handles its
+  // own errors (reads): loses the device. Other errors are ignored.
+  void note_failure(const Error& e);
+
+  // Why the device is lost, when it is.
+  std::optional<Error> lost() const;
+
+  QueueStats queue_stats();
+
+  // Returns cached free memory to the system (host block cache, GPU pool).
+  void release_cache() { release_cached(); }
+
+  // Skips every op still queued and waits until each queue is idle: at
+  // process exit, so no queue thread calls the CUDA runtime while it is
+  // torn down. Work that produces no data (latches, reads) still runs.
+  void stop();
 
   // Queue-side primitives (called from tasks).
   virtual void copy_to_host(ExecContext& ctx, void* dst, const void* src, size_t bytes) = 0;
@@ -178,8 +209,13 @@ class Device {
   virtual void raw_free(void* data, size_t bytes, bool pinned) = 0;  // never throws
   // Frees what can be freed without waiting (caches), before an allocation retry.
   virtual void release_cached() {}
-  // Waits for queued frees (drains the queue): JS thread only.
-  virtual void retry_after_out_of_memory() {}
+  // The largest request that could ever succeed (device or host memory limit).
+  virtual uint64_t capacity() const = 0;
+  // Text for an out-of-memory message: where the limit comes from.
+  virtual std::string capacity_note() const { return ""; }
+  // Whether work issued so far may still be running (CUDA: the stream is
+  // busy). Throws Error(DeviceLost) when the device has faulted.
+  virtual bool work_outstanding(ExecContext&) { return false; }
   // Set by a queue thread that could not prepare itself (e.g. select its GPU).
   void set_thread_error(const Error& e);
   virtual void add_pool_stats(MemoryStats&) {}
@@ -193,9 +229,23 @@ class Device {
   std::string id_;
   std::unique_ptr<WorkQueue> queue_;
   void record_error(const Error& e);
-  std::mutex error_mutex_;
+  // Marks the device lost after `e` (a fatal fault surfaced while running
+  // `op`, or outside any op when null): every op in flight since the device
+  // was last idle, and `outputs`, fail with it, naming the span.
+  void lose(const Error& e, const char* op, const std::vector<StoragePtr>& outputs);
+  mutable std::mutex error_mutex_;
   std::optional<Error> error_;
   std::optional<Error> thread_error_;
+  std::optional<Error> lost_;
+  // Ops issued since the device was last seen idle (queue thread only), so a
+  // fault that surfaces later can be blamed on the span that may have caused it.
+  struct InFlight {
+    const char* op;
+    std::vector<std::weak_ptr<Storage>> outputs;
+  };
+  std::deque<InFlight> in_flight_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> skipped_{0};
   std::atomic<uint64_t> live_bytes_{0};
   std::atomic<uint64_t> live_buffers_{0};
   std::atomic<uint64_t> live_tensors_{0};

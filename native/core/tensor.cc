@@ -1,10 +1,14 @@
 #include "tensor.h"
 
+#include "size_math.h"
+
 namespace moekit {
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    if (!checked_mul(n, d, &n)) throw Error(ErrorCode::OutOfRange, "shape " + shape_string(shape) + " has more elements than int64 holds");
+  }
   return n;
 }
 
@@ -17,11 +21,26 @@ std::string shape_string(const Shape& shape) {
   return s + "]";
 }
 
-TensorRef allocate_tensor(Device& device, DType dtype, const Shape& shape) {
+size_t checked_tensor_bytes(DType dtype, const Shape& shape, const char* op, const std::string& what) {
+  int64_t numel = 1;
+  for (int64_t d : shape) {
+    if (!checked_mul(numel, d, &numel) || numel > MAX_TENSOR_ELEMENTS) {
+      throw_range_error(op, what, "at most 2^50 elements", "shape " + shape_string(shape) + ", whose element count overflows that");
+    }
+  }
+  int64_t bytes = 0;
+  if (!checked_mul(numel, static_cast<int64_t>(dtype_size(dtype)), &bytes) || static_cast<uint64_t>(bytes) > MAX_BUFFER_BYTES) {
+    throw_range_error(op, what, "at most " + size_text(MAX_BUFFER_BYTES) + " bytes (what a device can address)",
+                      "shape " + shape_string(shape) + " of " + dtype_name(dtype) + " (" + std::to_string(numel) + " elements)");
+  }
+  return static_cast<size_t>(bytes);
+}
+
+TensorRef allocate_tensor(Device& device, DType dtype, const Shape& shape, const char* op, const std::string& what, AllocOptions options) {
   TensorRef t;
   t.dtype = dtype;
   t.shape = shape;
-  t.storage = device.allocate(t.nbytes());
+  t.storage = device.allocate(checked_tensor_bytes(dtype, shape, op, what), options);
   return t;
 }
 

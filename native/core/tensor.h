@@ -15,6 +15,8 @@ namespace moekit {
 
 using Shape = std::vector<int64_t>;
 
+// The element count; throws Error(OutOfRange) when it overflows int64
+// (shapes that passed arg_shape or allocate_tensor never do).
 int64_t shape_numel(const Shape& shape);
 std::string shape_string(const Shape& shape);  // "[2, 3]"
 
@@ -35,8 +37,15 @@ struct TensorRef {
   int rank() const { return static_cast<int>(shape.size()); }
 };
 
+// The bytes of a tensor of `dtype` and `shape`, checked: a RangeError names
+// `op` and `what` (e.g. "output") when the element count exceeds
+// MAX_TENSOR_ELEMENTS or the bytes exceed MAX_BUFFER_BYTES.
+size_t checked_tensor_bytes(DType dtype, const Shape& shape, const char* op, const std::string& what);
+
 // A new tensor of `dtype` and `shape` on `device` (memory allocated now, on
-// the calling thread; contents written by queued work).
-TensorRef allocate_tensor(Device& device, DType dtype, const Shape& shape);
+// the calling thread; contents written by queued work). `op` and `what`
+// name the tensor in errors ("gemm", "output"); sizes are checked first.
+TensorRef allocate_tensor(Device& device, DType dtype, const Shape& shape, const char* op, const std::string& what,
+                          AllocOptions options = AllocOptions());
 
 }  // namespace moekit

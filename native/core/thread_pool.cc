@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -9,7 +10,11 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <string>
+#include <system_error>
 #include <vector>
+
+#include "../../cuda/common/error.h"
 
 namespace moekit {
 
@@ -47,10 +52,27 @@ struct Job {
 
 class Pool {
  public:
+  // Starts up to `helpers` threads. A process limit (ulimit -u, a cgroup's
+  // pids.max) may refuse some: the pool then runs with those that started,
+  // and says so once on stderr.
   explicit Pool(int helpers) {
-    for (int i = 0; i < helpers; ++i) threads_.emplace_back([this] { loop(); });
-    for (auto& t : threads_) t.detach();  // the pool lives as long as the process
+    std::string refused;
+    for (int i = 0; i < helpers; ++i) {
+      try {
+        std::thread([this] { loop(); }).detach();  // the pool lives as long as the process
+        ++started_;
+      } catch (const std::system_error& e) {
+        refused = e.what();
+        break;
+      }
+    }
+    if (started_ < helpers) {
+      std::fprintf(stderr, "moekit: the CPU backend started %d of %d threads (%s); running with %d. Lower MOEKIT_CPU_THREADS or raise the process limit.\n",
+                   started_ + 1, helpers + 1, refused.c_str(), started_ + 1);
+    }
   }
+
+  int helpers() const { return started_; }
 
   void offer(const std::shared_ptr<Job>& job, int copies) {
     {
@@ -77,15 +99,23 @@ class Pool {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::shared_ptr<Job>> jobs_;
-  std::vector<std::thread> threads_;
+  int started_ = 0;
 };
 
+// MOEKIT_CPU_THREADS: a whole number from 1 to MAX_CPU_THREADS, else an error
+// naming the variable (thrown where the CPU device is first used).
 int read_thread_count() {
-  if (const char* env = std::getenv("MOEKIT_CPU_THREADS")) {
-    const int n = std::atoi(env);
-    if (n > 0) return std::min(n, 1024);
+  const char* env = std::getenv("MOEKIT_CPU_THREADS");
+  if (env == nullptr || *env == '\0') return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const std::string text(env);
+  const bool digits = text.size() <= 9 && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const long n = digits ? std::strtol(text.c_str(), nullptr, 10) : -1;
+  if (n < 1 || n > MAX_CPU_THREADS) {
+    throw Error(digits ? ErrorCode::OutOfRange : ErrorCode::InvalidArgument,
+                "MOEKIT_CPU_THREADS must be a whole number from 1 to " + std::to_string(MAX_CPU_THREADS) + ", got '" + text +
+                    "'; unset it to use every core");
   }
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return static_cast<int>(n);
 }
 
 Pool& pool() {
@@ -101,9 +131,11 @@ int cpu_thread_count() {
   return n;
 }
 
+int cpu_threads_started() { return pool().helpers() + 1; }
+
 void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  const int threads = cpu_thread_count();
+  const int threads = pool().helpers() + 1;
   min_chunk = std::max<int64_t>(1, min_chunk);
   if (threads == 1 || n <= min_chunk) {
     fn(0, n);

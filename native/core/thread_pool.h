@@ -9,8 +9,16 @@
 
 namespace moekit {
 
-// Number of threads parallel_for uses (helpers + the caller). MOEKIT_CPU_THREADS overrides.
+// The most threads MOEKIT_CPU_THREADS may ask for.
+constexpr int MAX_CPU_THREADS = 256;
+
+// Threads asked for: MOEKIT_CPU_THREADS (1 to MAX_CPU_THREADS), else one per
+// core. Throws moekit::Error naming the variable when it is not such a number.
 int cpu_thread_count();
+
+// Threads parallel_for actually uses (the helpers that could be started,
+// plus the caller). Starts the helpers on first call.
+int cpu_threads_started();
 
 // Calls fn(begin, end) on disjoint chunks covering [0, n). Chunks hold at
 // least `min_chunk` items, so small loops stay on the calling thread. The

@@ -31,6 +31,11 @@ void WorkQueue::drain() {
   done_.wait(lock, [&] { return finished_ >= target; });
 }
 
+uint64_t WorkQueue::pending() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return pushed_ - finished_;
+}
+
 void WorkQueue::run(std::function<void()> thread_init) {
   if (thread_init) thread_init();
   for (;;) {

@@ -16,7 +16,8 @@ class WorkQueue {
   using Task = std::function<void()>;
 
   // `thread_init` runs once on the worker thread before any task (e.g. to
-  // make a CUDA device current).
+  // make a CUDA device current). Throws std::system_error when the thread
+  // cannot be started (a process limit).
   explicit WorkQueue(std::function<void()> thread_init = nullptr);
   ~WorkQueue();
   WorkQueue(const WorkQueue&) = delete;
@@ -24,9 +25,12 @@ class WorkQueue {
 
   void push(Task task);
 
-  // Blocks until every task pushed before the call has finished. Only for
-  // rare slow paths (an allocation retried after out-of-memory).
+  // Blocks until every task pushed before the call has finished. Never on
+  // a JS thread: only at process exit (Device::stop).
   void drain();
+
+  // Tasks pushed and not yet finished.
+  uint64_t pending();
 
  private:
   void run(std::function<void()> thread_init);

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -20,8 +21,15 @@ constexpr size_t HOST_ALIGNMENT = 64;
 constexpr int64_t COPY_CHUNK_BYTES = 1 << 20;
 constexpr size_t HUGE_PAGE_BYTES = size_t{2} << 20;
 constexpr size_t HUGE_PAGE_MIN_BYTES = size_t{8} << 20;
-// Freed large blocks kept for reuse, per kind (pageable, pinned).
-constexpr size_t HOST_CACHE_BYTES = size_t{1} << 30;
+// Freed large blocks kept for reuse, per kind (pageable, pinned): at most
+// 1 GiB each, and at most 1/16 of the memory limit. memory().cached reports
+// them; Device.releaseCache() frees them.
+constexpr uint64_t HOST_CACHE_BYTES = uint64_t{1} << 30;
+// Allocations from this size on are checked against the memory available
+// now (reading it costs a few microseconds).
+constexpr size_t CHECKED_ALLOCATION_BYTES = size_t{16} << 20;
+
+uint64_t cache_capacity(uint64_t limit) { return std::min(HOST_CACHE_BYTES, limit / 16); }
 
 std::string cpu_model_name() {
   std::ifstream in("/proc/cpuinfo");
@@ -49,23 +57,31 @@ void host_copy(void* dst, const void* src, size_t bytes) {
   });
 }
 
-CpuDevice::CpuDevice()
+CpuDevice::CpuDevice(const HostMemory& memory)
     : Device(DeviceKind::Cpu, 0),
-      pageable_cache_(HOST_CACHE_BYTES, [](void* p) { std::free(p); }),
-      pinned_cache_(HOST_CACHE_BYTES, [](void* p) { cuda_host_free_pinned(p); }) {
+      memory_limit_(memory.limit),
+      memory_limit_source_(memory.limit_source),
+      pageable_cache_(cache_capacity(memory.limit), [](void* p) { std::free(p); }),
+      pinned_cache_(cache_capacity(memory.limit), [](void* p) { cuda_host_free_pinned(p); }) {
   info_.kind = DeviceKind::Cpu;
   info_.ordinal = 0;
   info_.id = "cpu";
   info_.name = cpu_model_name();
   info_.total_memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  info_.threads = cpu_thread_count();
+  info_.threads = cpu_threads_started();
   start_queue(nullptr);
 }
 
 DeviceInfo CpuDevice::info() const { return info_; }
 
 void* CpuDevice::raw_allocate(size_t bytes, bool pinned) {
-  if (bytes > info_.total_memory) return nullptr;
+  // Linux overcommits: without this check a request far beyond what the
+  // machine has would succeed and meet the OOM killer when touched.
+  if (memory().bytes + bytes > memory_limit_) return nullptr;
+  if (bytes >= CHECKED_ALLOCATION_BYTES) {
+    const uint64_t cached = pageable_cache_.cached_bytes() + pinned_cache_.cached_bytes();
+    if (bytes > read_host_memory().available + cached) return nullptr;
+  }
   const size_t rounded = HostBlockCache::rounded((bytes + HOST_ALIGNMENT - 1) / HOST_ALIGNMENT * HOST_ALIGNMENT);
   HostBlockCache& cache = pinned ? pinned_cache_ : pageable_cache_;
   if (void* cached = cache.take(rounded)) return cached;
@@ -92,9 +108,13 @@ void CpuDevice::release_cached() {
   pinned_cache_.trim(0);
 }
 
-void CpuDevice::retry_after_out_of_memory() {
-  queue().drain();
-  release_cached();
+std::string CpuDevice::capacity_note() const {
+  return "host memory limit " + std::to_string(memory_limit_) + " bytes, from " + memory_limit_source_;
+}
+
+void CpuDevice::add_pool_stats(MemoryStats& m) {
+  m.cached = pageable_cache_.cached_bytes() + pinned_cache_.cached_bytes();
+  m.limit = memory_limit_;
 }
 
 void CpuDevice::copy_to_host(ExecContext&, void* dst, const void* src, size_t bytes) { host_copy(dst, src, bytes); }

@@ -3,12 +3,13 @@
 
 #include "../core/device.h"
 #include "host_block_cache.h"
+#include "host_memory.h"
 
 namespace moekit {
 
 class CpuDevice final : public Device {
  public:
-  CpuDevice();
+  explicit CpuDevice(const HostMemory& memory);
   DeviceInfo info() const override;
 
   void copy_to_host(ExecContext&, void* dst, const void* src, size_t bytes) override;
@@ -23,10 +24,14 @@ class CpuDevice final : public Device {
   void* raw_allocate(size_t bytes, bool pinned) override;
   void raw_free(void* data, size_t bytes, bool pinned) override;
   void release_cached() override;
-  void retry_after_out_of_memory() override;
+  uint64_t capacity() const override { return memory_limit_; }
+  std::string capacity_note() const override;
+  void add_pool_stats(MemoryStats& m) override;
 
  private:
   DeviceInfo info_;
+  uint64_t memory_limit_;
+  std::string memory_limit_source_;
   HostBlockCache pageable_cache_;
   HostBlockCache pinned_cache_;
 };

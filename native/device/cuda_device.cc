@@ -137,10 +137,18 @@ class CudaDevice final : public Device {
     if (cudaMemPoolTrimTo(pool_, 0) != cudaSuccess) (void)cudaGetLastError();
   }
 
-  void retry_after_out_of_memory() override {
-    queue().drain();
-    MOEKIT_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    MOEKIT_CUDA_CHECK(cudaMemPoolTrimTo(pool_, 0));
+  uint64_t capacity() const override { return info_.total_memory; }
+
+  // A non-blocking look at the stream: idle, busy, or faulted (a sticky
+  // error, thrown as Error(DeviceLost) by the check).
+  bool work_outstanding(ExecContext&) override {
+    const cudaError_t err = cudaStreamQuery(stream_);
+    if (err == cudaErrorNotReady) {
+      (void)cudaGetLastError();
+      return true;
+    }
+    MOEKIT_CUDA_CHECK(err);
+    return false;
   }
 
   void add_pool_stats(MemoryStats& m) override {

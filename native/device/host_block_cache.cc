@@ -41,6 +41,11 @@ void HostBlockCache::give(void* data, size_t rounded_bytes) {
   }
 }
 
+size_t HostBlockCache::cached_bytes() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return cached_;
+}
+
 void HostBlockCache::trim(size_t keep_bytes) {
   std::vector<void*> evicted;
   {

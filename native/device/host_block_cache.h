@@ -34,6 +34,9 @@ class HostBlockCache {
   // Releases cached blocks until at most `keep_bytes` remain.
   void trim(size_t keep_bytes);
 
+  // Bytes held now.
+  size_t cached_bytes();
+
  private:
   struct Block {
     void* data;

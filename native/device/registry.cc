@@ -1,5 +1,7 @@
 #include "registry.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 
@@ -7,8 +9,55 @@
 
 namespace moekit {
 
+namespace {
+
+std::mutex& devices_mutex() {
+  static auto* m = new std::mutex();
+  return *m;
+}
+
+// GPUs created so far (never destroyed: queue threads live to process exit).
+std::vector<std::unique_ptr<Device>>& created_gpus() {
+  static auto* created = new std::vector<std::unique_ptr<Device>>();
+  return *created;
+}
+
+// At exit, before the statically linked CUDA runtime tears itself down:
+// ops still queued are skipped and each queue finishes what it is running,
+// so no queue thread calls into CUDA during the teardown. Registered after
+// the first CUDA call (the probe), so it runs before the runtime's own
+// exit handler (exit handlers run in reverse order of registration).
+void stop_queues_at_exit() {
+  uint64_t skipped_before = 0, skipped_after = 0;
+  std::vector<Device*> all{&cpu_device()};
+  {
+    std::lock_guard<std::mutex> lock(devices_mutex());
+    for (auto& d : created_gpus()) all.push_back(d.get());
+  }
+  for (Device* d : all) skipped_before += d->queue_stats().skipped;
+  for (Device* d : all) d->stop();
+  for (Device* d : all) skipped_after += d->queue_stats().skipped;
+  if (const char* debug = std::getenv("MOEKIT_DEBUG_EXIT"); debug && *debug == '1') {
+    std::fprintf(stderr, "moekit: at exit, %llu queued ops were skipped\n", static_cast<unsigned long long>(skipped_after - skipped_before));
+  }
+}
+
+void register_exit_handler() {
+  static const bool registered = [] {
+    (void)cuda_probe();  // initialise the CUDA runtime (and its exit handler) first
+    return std::atexit(stop_queues_at_exit) == 0;
+  }();
+  (void)registered;
+}
+
+}  // namespace
+
 Device& cpu_device() {
-  static CpuDevice* cpu = new CpuDevice();
+  static CpuDevice* cpu = [] {
+    auto* d = new CpuDevice(read_host_memory());
+    register_exit_handler();
+    return d;
+  }();
   return *cpu;
 }
 
@@ -19,22 +68,33 @@ const CudaProbe& cuda_probe() {
 
 std::vector<DeviceInfo> device_infos() {
   std::vector<DeviceInfo> infos{cpu_device().info()};
-  for (const auto& d : cuda_probe().devices) infos.push_back(d);
+  if (auto lost = cpu_device().lost()) infos[0].lost = lost->what();
+  std::lock_guard<std::mutex> lock(devices_mutex());
+  for (auto info : cuda_probe().devices) {
+    for (auto& d : created_gpus()) {
+      if (d->id() == info.id) {
+        if (auto lost = d->lost()) info.lost = lost->what();
+      }
+    }
+    infos.push_back(info);
+  }
   return infos;
 }
 
 Device& get_device(const std::string& id) {
   if (id == "cpu") return cpu_device();
-  static std::mutex mutex;
-  static auto* created = new std::vector<std::unique_ptr<Device>>();
-  std::lock_guard<std::mutex> lock(mutex);
-  for (auto& d : *created) {
-    if (d->id() == id) return *d;
-  }
-  for (const auto& info : cuda_probe().devices) {
-    if (info.id == id) {
-      created->push_back(make_cuda_device(info));
-      return *created->back();
+  {
+    std::lock_guard<std::mutex> lock(devices_mutex());
+    for (auto& d : created_gpus()) {
+      if (d->id() == id) return *d;
+    }
+    for (const auto& info : cuda_probe().devices) {
+      if (info.id == id) {
+        created_gpus().push_back(make_cuda_device(info));
+        Device& made = *created_gpus().back();
+        register_exit_handler();
+        return made;
+      }
     }
   }
   std::string known = "cpu";

@@ -193,7 +193,7 @@ Napi::Value baseline_gemm(const Napi::CallbackInfo& info) {
   expect_int32_sizes(op, m, n, k);
   Device& device = a.device();
   const CublasLtLibrary library = require_feature(op, Feature::Gemm, device);
-  TensorRef c = allocate_tensor(device, out_dtype, {m, n});
+  TensorRef c = allocate_tensor(device, out_dtype, {m, n}, op, "the output [M, N]");
   enqueue_matmul(device, library, a, b, c, LtScaling::None, nullptr, nullptr);
   return TensorHandle::wrap(info.Env(), std::move(c));
 }
@@ -283,8 +283,8 @@ Napi::Value baseline_fp8_prepare(const Napi::CallbackInfo& info) {
                "[ceil(N/128), ceil(K/128)]: one scale per 128x128 block of b.values, as quantize(w, {block: [128, 128]}) gives");
   expect_fp8_sizes(op, o);
   Device& device = o.a.device();
-  TensorRef a_lt = allocate_tensor(device, DType::F32, {o.k_blocks, o.m});
-  TensorRef b_lt = allocate_tensor(device, DType::F32, {o.n_blocks, o.k_blocks_padded});
+  TensorRef a_lt = allocate_tensor(device, DType::F32, {o.k_blocks, o.m}, op, "the re-laid A scales");
+  TensorRef b_lt = allocate_tensor(device, DType::F32, {o.n_blocks, o.k_blocks_padded}, op, "the re-laid B scales");
   Fp8ScaleLayoutParams p;
   p.a_scales = o.a_scales.data_as<const float>();
   p.a_scales_lt = a_lt.data_as<float>();
@@ -329,7 +329,7 @@ Napi::Value baseline_fp8_gemm(const Napi::CallbackInfo& info) {
   expect_fp8_sizes(op, o);
   Device& device = o.a.device();
   const CublasLtLibrary library = require_feature(op, mode == Fp8Mode::Block ? Feature::Fp8Block : Feature::Fp8Tensor, device);
-  TensorRef c = allocate_tensor(device, out_dtype, {o.m, o.n});
+  TensorRef c = allocate_tensor(device, out_dtype, {o.m, o.n}, op, "the output [M, N]");
   if (o.m > 0 && o.n > 0 && o.k > 0) {
     for (const void* p : {o.a.data(), o.b.data(), c.data(), o.a_scales.data(), o.b_scales.data()}) {
       if (reinterpret_cast<uintptr_t>(p) % FP8_POINTER_ALIGNMENT != 0) {

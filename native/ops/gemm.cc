@@ -36,7 +36,7 @@ Napi::Value gemm(const Napi::CallbackInfo& info) {
   }
   expect_same_device(a, b, op, "a", "b");
   Device& device = a.device();
-  TensorRef c = allocate_tensor(device, out_dtype, {a.dim(0), b.dim(0)});
+  TensorRef c = allocate_tensor(device, out_dtype, {a.dim(0), b.dim(0)}, op, "the output [M, N] (M of a, N of b)");
   const GemmParams p{a.data(), b.data(), c.data(), a.dim(0), b.dim(0), a.dim(1), a.dtype, out_dtype};
   const auto* version = choose_impl(gemm_versions(), impl, device, p, op);
   device.enqueue("gemm", {{a.storage, b.storage}, {c.storage}}, [p, version, a, b, c](ExecContext& ctx) {
@@ -78,7 +78,7 @@ Napi::Value fp8_gemm(const Napi::CallbackInfo& info) {
   expect_same_device(a, b, op, "a.values", "b.values");
   expect_same_device(a, sb, op, "a.values", "b.scales");
   Device& device = a.device();
-  TensorRef c = allocate_tensor(device, out_dtype, {m, n});
+  TensorRef c = allocate_tensor(device, out_dtype, {m, n}, op, "the output [M, N] (M of a, N of b)");
   Fp8GemmParams p{a.data_as<uint8_t>(), sa.data_as<float>(), b.data_as<uint8_t>(), sb.data_as<float>(), c.data(), m, n, k, kb,
                   a.dtype, b.dtype, out_dtype, device.info().sm_count};
   const auto* version = choose_impl(fp8_gemm_versions(), impl, device, p, op);

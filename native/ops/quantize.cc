@@ -72,10 +72,10 @@ Napi::Value quantize(const Napi::CallbackInfo& info) {
   }
   const QuantLayout l = layout_for(x.shape, block, op, "x");
   Device& device = x.device();
-  TensorRef values = allocate_tensor(device, format, x.shape);
-  TensorRef scales = allocate_tensor(device, DType::F32, l.scales);
+  TensorRef values = allocate_tensor(device, format, x.shape, op, "the values");
+  TensorRef scales = allocate_tensor(device, DType::F32, l.scales, op, "the scales");
   TensorRef scratch;
-  if (block == QuantBlock::TENSOR && device.kind() == DeviceKind::Cuda) scratch = allocate_tensor(device, DType::F32, {1});
+  if (block == QuantBlock::TENSOR && device.kind() == DeviceKind::Cuda) scratch = allocate_tensor(device, DType::F32, {1}, op, "the amax scratch");
   QuantizeParams p{x.data(), values.data_as<uint8_t>(), scales.data_as<float>(), scratch.storage ? scratch.data_as<float>() : nullptr,
                    x.dtype, format, block, ue8m0, l.batch, l.rows, l.cols};
   const auto* version = choose_impl(quantize_versions(), impl, device, p, op);
@@ -129,7 +129,7 @@ Napi::Value dequantize(const Napi::CallbackInfo& info) {
   }
   const QuantLayout l = check_quantized(values, scales, block, op, "q.values", "q.scales");
   Device& device = values.device();
-  TensorRef out = allocate_tensor(device, out_dtype, values.shape);
+  TensorRef out = allocate_tensor(device, out_dtype, values.shape, op, "the output");
   DequantizeParams p{values.data_as<uint8_t>(), scales.data_as<float>(), out.data(), values.dtype, out_dtype, block, l.batch, l.rows, l.cols};
   device.enqueue("dequantize", {{values.storage, scales.storage}, {out.storage}}, [p, values, scales, out](ExecContext& ctx) {
     if (ctx.device.kind() == DeviceKind::Cpu) {

@@ -2,12 +2,14 @@
 // views, synchronization, memory statistics and timing markers.
 #include <napi.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <vector>
 
 #include "../../cuda/runtime/cast.h"
+#include "../core/size_math.h"
 #include "../binding/addon_data.h"
 #include "../binding/args.h"
 #include "../binding/js_errors.h"
@@ -42,11 +44,16 @@ class Latch {
   bool open_ = false;
 };
 
+// The largest ArrayBuffer a read returns: Node.js 20's limit (buffer
+// constants MAX_LENGTH). Newer Node.js versions allow more; a result beyond
+// what the running engine takes is still rejected cleanly when it is made.
+constexpr uint64_t MAX_READ_BYTES = uint64_t{1} << 32;
+
 const char* kind_name(DeviceKind k) { return k == DeviceKind::Cpu ? "cpu" : "cuda"; }
 
 // Host memory for data on its way to or from a device (not a tensor).
 // Never poisoned (filled at once) and safe from queue threads (no drain).
-StoragePtr host_staging(size_t bytes) { return cpu_device().allocate(bytes, AllocOptions(false, false, false)); }
+StoragePtr host_staging(size_t bytes) { return cpu_device().allocate(bytes, AllocOptions(false, false)); }
 
 Napi::Object info_to_js(Napi::Env env, const DeviceInfo& d) {
   Napi::Object o = Napi::Object::New(env);
@@ -72,6 +79,7 @@ Napi::Object info_to_js(Napi::Env env, const DeviceInfo& d) {
     o.Set("driverVersion", d.driver_version);
     o.Set("runtimeVersion", d.runtime_version);
   }
+  if (!d.lost.empty()) o.Set("lost", d.lost);
   return o;
 }
 
@@ -123,36 +131,44 @@ Napi::Value from_data(const Napi::CallbackInfo& info) {
   if (info.Length() < 4 || !info[3].IsTypedArray()) throw_type_error(op, "data", "a typed array", describe_value(info.Length() < 4 ? info.Env().Undefined() : info[3]));
   const bool raw = arg_bool(info, 4, op, "raw");
   Napi::TypedArray data = info[3].As<Napi::TypedArray>();
+  const size_t nbytes = checked_tensor_bytes(dtype, shape, op, "shape");
   const int64_t numel = shape_numel(shape);
-  const size_t nbytes = static_cast<size_t>(numel * dtype_size(dtype));
   const HostArray src_type = host_array_type(data.TypedArrayType(), op);
-  if (raw) {
-    if (data.ByteLength() != nbytes) {
-      throw_range_error(op, "data", std::to_string(nbytes) + " bytes (shape " + shape_string(shape) + " of " + dtype_name(dtype) + ")",
-                        std::to_string(data.ByteLength()) + " bytes");
-    }
-  } else if (static_cast<int64_t>(data.ElementLength()) != numel) {
-    throw_range_error(op, "data", std::to_string(numel) + " elements (shape " + shape_string(shape) + ")",
-                      std::to_string(data.ElementLength()) + " elements");
+  // The element pointer and count from the engine itself: a typed array's
+  // `length` can be hidden or faked from JS, its internal length cannot.
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* elements = nullptr;
+  napi_value backing;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(info.Env(), data, &type, &length, &elements, &backing, &offset) != napi_ok) {
+    throw_type_error(op, "data", "a typed array with readable memory", "one whose memory cannot be read");
   }
-  TensorRef out = allocate_tensor(device, dtype, shape);
+  const size_t data_bytes = data.ByteLength();
+  if (raw) {
+    if (data_bytes != nbytes) {
+      throw_range_error(op, "data", std::to_string(nbytes) + " bytes (shape " + shape_string(shape) + " of " + dtype_name(dtype) + ")",
+                        std::to_string(data_bytes) + " bytes");
+    }
+  } else if (static_cast<int64_t>(length) != numel) {
+    throw_range_error(op, "data", std::to_string(numel) + " elements (shape " + shape_string(shape) + ")", std::to_string(length) + " elements");
+  }
+  if (data_bytes > 0 && elements == nullptr) throw_type_error(op, "data", "a typed array with readable memory", "a detached one");
+  if (!raw) {
+    double bad = 0;
+    const int64_t at = first_invalid_integer(elements, src_type, numel, dtype, &bad);
+    if (at >= 0) {
+      const std::string range = dtype == DType::U8 ? "[0, 255]" : "[-2147483648, 2147483647]";
+      throw_range_error(op, "data[" + std::to_string(at) + "]", "an integer in " + range + " for dtype '" + dtype_name(dtype) + "'",
+                        number_text(bad));
+    }
+  }
+  TensorRef out = allocate_tensor(device, dtype, shape, op, "shape");
   // Copy now: the caller may change its array as soon as we return. The
   // staging buffer comes from the host allocator, whose cache of large
   // blocks spares fresh page faults on repeated uploads.
-  auto staged = host_staging(data.ByteLength());
-  if (data.ByteLength() > 0) {
-    // napi_get_typedarray_info gives the element pointer for any backing
-    // store, SharedArrayBuffer included (ArrayBuffer() would not).
-    napi_typedarray_type type;
-    size_t length = 0;
-    void* elements = nullptr;
-    napi_value backing;
-    size_t offset = 0;
-    if (napi_get_typedarray_info(info.Env(), data, &type, &length, &elements, &backing, &offset) != napi_ok || elements == nullptr) {
-      throw_type_error(op, "data", "a typed array with readable memory", "one whose memory cannot be read");
-    }
-    host_copy(staged->data(), elements, data.ByteLength());
-  }
+  auto staged = host_staging(data_bytes);
+  if (data_bytes > 0) host_copy(staged->data(), elements, data_bytes);
   device.enqueue("tensor", {{}, {out.storage}}, [out, staged, raw, src_type, numel, nbytes](ExecContext& ctx) {
     if (nbytes == 0) return;
     if (raw) {
@@ -176,10 +192,7 @@ Napi::Value make_tensor(const Napi::CallbackInfo& info, const char* op, bool zer
   const bool pinned = arg_bool(info, 3, op, "pinned");
   if (pinned && device.kind() != DeviceKind::Cpu) throw_type_error(op, "options.pinned", "false for a GPU tensor (only host tensors are pinned)", "true");
   if (pinned && cuda_probe().devices.empty()) throw_unsupported(std::string(op) + ": pinned host memory needs a CUDA device: " + cuda_probe().unavailable_reason);
-  TensorRef out;
-  out.dtype = dtype;
-  out.shape = shape;
-  out.storage = device.allocate(out.nbytes(), AllocOptions(pinned));
+  TensorRef out = allocate_tensor(device, dtype, shape, op, "shape", AllocOptions(pinned));
   if (zero && out.nbytes() > 0) {
     device.enqueue("zeros", {{}, {out.storage}}, [out](ExecContext& ctx) { ctx.device.fill_bytes(ctx, out.data(), 0, out.nbytes()); });
   }
@@ -189,61 +202,98 @@ Napi::Value make_tensor(const Napi::CallbackInfo& info, const char* op, bool zer
 Napi::Value empty(const Napi::CallbackInfo& info) { return make_tensor(info, "empty", false); }
 Napi::Value zeros(const Napi::CallbackInfo& info) { return make_tensor(info, "zeros", true); }
 
+// Host buffers of read results not yet handed to JS (a test hook reads it:
+// a read whose environment is gone must free its buffer).
+std::atomic<uint64_t> pending_read_bytes{0};
+
 // Bytes handed to JS as an ArrayBuffer, which frees them. Not zero-filled:
 // every byte is written before it is handed over.
 struct HostBytes {
   std::unique_ptr<uint8_t[]> data;
   size_t size = 0;
-  explicit HostBytes(size_t n) : data(n ? new uint8_t[n] : nullptr), size(n) {}
+  explicit HostBytes(size_t n) : data(n ? new uint8_t[n] : nullptr), size(n) { pending_read_bytes.fetch_add(n); }
+  ~HostBytes() { pending_read_bytes.fetch_sub(size); }
+  HostBytes(const HostBytes&) = delete;
+  HostBytes& operator=(const HostBytes&) = delete;
 };
 
-Napi::Value external_buffer(Napi::Env env, HostBytes* bytes) {
-  if (bytes->size == 0) {
-    delete bytes;
-    return Napi::ArrayBuffer::New(env, 0);
+// An ArrayBuffer that takes ownership of `bytes`. Throws a RangeError (and
+// frees them) when the engine cannot make an ArrayBuffer that large.
+Napi::Value external_buffer(Napi::Env env, std::unique_ptr<HostBytes> bytes) {
+  if (bytes->size == 0) return Napi::ArrayBuffer::New(env, 0);
+  napi_value result = nullptr;
+  HostBytes* raw = bytes.get();
+  const napi_status status = napi_create_external_arraybuffer(
+      env, raw->data.get(), raw->size, [](napi_env, void*, void* hint) { delete static_cast<HostBytes*>(hint); }, raw, &result);
+  if (status != napi_ok) {
+    // Clear whatever the engine threw; the finalizer was not registered.
+    napi_value ignored;
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) (void)napi_get_and_clear_last_exception(env, &ignored);
+    throw Error(ErrorCode::OutOfRange, "read: a result of " + std::to_string(raw->size) +
+                                           " bytes is larger than this Node.js can hold in one ArrayBuffer; read it in parts with toArray({ start, end })");
   }
-  return Napi::ArrayBuffer::New(env, bytes->data.get(), bytes->size, [](Napi::Env, void*, HostBytes* b) { delete b; }, bytes);
+  (void)bytes.release();  // the ArrayBuffer's finalizer owns it now
+  return Napi::Value(env, result);
 }
 
-// read(tensor, decode) -> Promise<ArrayBuffer>: raw storage bytes, or with
-// decode the elements as f32 (float dtypes; integers come back raw).
+// read(tensor, decode, start, end) -> Promise<ArrayBuffer>: elements
+// [start, end) as raw storage bytes, or with decode as f32 (float dtypes;
+// integers come back raw).
 Napi::Value read(const Napi::CallbackInfo& info) {
-  const TensorRef& t = arg_tensor(info, 0, "read", "tensor");
-  const bool decode = arg_bool(info, 1, "read", "decode") && dtype_is_float(t.dtype) && t.dtype != DType::F32;
+  const char* op = "read";
+  const TensorRef& t = arg_tensor(info, 0, op, "tensor");
+  const bool decode = arg_bool(info, 1, op, "decode") && dtype_is_float(t.dtype) && t.dtype != DType::F32;
+  const int64_t numel = t.numel();
+  const int64_t start = arg_int(info, 2, op, "options.start", 0, numel);
+  const int64_t end = arg_int(info, 3, op, "options.end", start, numel);
+  const int64_t count = end - start;
+  const size_t element = dtype_size(t.dtype);
+  const size_t out_bytes = static_cast<size_t>(count) * (decode ? sizeof(float) : element);
+  if (out_bytes > MAX_READ_BYTES) {
+    throw_range_error(op, "the result", "at most " + size_text(MAX_READ_BYTES) + " bytes (the largest ArrayBuffer Node.js 20 makes)",
+                      std::to_string(out_bytes) + " bytes for " + std::to_string(count) +
+                          " elements; read it in parts with toArray({ start, end }) or bytes({ start, end })");
+  }
   auto pending = std::make_shared<PendingPromise>(info.Env());
   Napi::Promise promise = pending->promise();
-  t.device().enqueue([t, decode, pending](ExecContext& ctx) {
+  const EnvAlive env = current_env();
+  t.device().enqueue([t, decode, start, count, element, out_bytes, pending, env](ExecContext& ctx) {
+    if (!env_alive(env)) return;  // nobody is left to take the result
     try {
       if (auto failed = t.storage->failure()) {
         pending->reject(*failed);
         return;
       }
-      std::unique_ptr<HostBytes> raw;
+      const char* src_begin = static_cast<const char*>(t.data()) + static_cast<size_t>(start) * element;
+      const size_t src_bytes = static_cast<size_t>(count) * element;
+      auto raw = std::make_unique<HostBytes>(out_bytes);
       if (decode) {
         // Decode straight from device memory on the CPU, through staging for a GPU.
         std::shared_ptr<Storage> staged;
-        const void* src = t.data();
+        const void* src = src_begin;
         if (ctx.device.kind() != DeviceKind::Cpu) {
-          staged = host_staging(t.nbytes());
-          ctx.device.copy_to_host(ctx, staged->data(), t.data(), t.nbytes());
+          staged = host_staging(src_bytes);
+          ctx.device.copy_to_host(ctx, staged->data(), src_begin, src_bytes);
           src = staged->data();
         }
-        raw = std::make_unique<HostBytes>(static_cast<size_t>(t.numel()) * sizeof(float));
-        decode_to_f32(src, t.dtype, t.numel(), reinterpret_cast<float*>(raw->data.get()));
+        decode_to_f32(src, t.dtype, count, reinterpret_cast<float*>(raw->data.get()));
       } else {
-        raw = std::make_unique<HostBytes>(t.nbytes());
-        ctx.device.copy_to_host(ctx, raw->data.get(), t.data(), t.nbytes());
+        ctx.device.copy_to_host(ctx, raw->data.get(), src_begin, src_bytes);
       }
       if (auto error = ctx.device.take_error()) {
         pending->reject(*error);
         return;
       }
-      HostBytes* bytes = raw.release();
-      pending->resolve([bytes](Napi::Env env) { return external_buffer(env, bytes); });
+      // Owned by the resolver: freed with it when the environment is gone
+      // before it runs.
+      auto owned = std::make_shared<std::unique_ptr<HostBytes>>(std::move(raw));
+      pending->resolve([owned](Napi::Env js) { return external_buffer(js, std::move(*owned)); });
     } catch (const Error& e) {
+      ctx.device.note_failure(e);
       pending->reject(e);
     } catch (const std::bad_alloc&) {
-      pending->reject(Error(ErrorCode::OutOfMemory, "read: out of host memory for the result"));
+      pending->reject(Error(ErrorCode::OutOfMemory, "read: out of host memory for the result of " + std::to_string(out_bytes) + " bytes"));
     } catch (const std::exception& e) {
       pending->reject(Error(ErrorCode::Kernel, e.what()));
     }
@@ -297,7 +347,7 @@ Napi::Value copy_to(const Napi::CallbackInfo& info) {
 Napi::Value cast(const Napi::CallbackInfo& info) {
   const TensorRef src = arg_tensor(info, 0, "cast", "tensor");
   const DType dtype = arg_dtype(info, 1, "cast", "dtype");
-  TensorRef dst = allocate_tensor(src.device(), dtype, src.shape);
+  TensorRef dst = allocate_tensor(src.device(), dtype, src.shape, "cast", "the output");
   src.device().enqueue("cast", {{src.storage}, {dst.storage}}, [src, dst](ExecContext& ctx) {
     const CastParams p{src.data(), dst.data(), src.dtype, dst.dtype, src.numel()};
     if (ctx.device.kind() == DeviceKind::Cpu) {
@@ -336,7 +386,8 @@ Napi::Value synchronize(const Napi::CallbackInfo& info) {
         pending->resolve(nullptr);
       }
     } catch (const Error& e) {
-      pending->reject(e);
+      ctx.device.note_failure(e);
+      pending->reject(ctx.device.lost().value_or(e));
     }
   });
   return promise;
@@ -349,7 +400,10 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
   o.Set("bytes", static_cast<double>(m.bytes));
   o.Set("buffers", static_cast<double>(m.buffers));
   o.Set("tensors", static_cast<double>(m.tensors));
-  if (device.kind() == DeviceKind::Cuda) {
+  if (device.kind() == DeviceKind::Cpu) {
+    o.Set("cached", static_cast<double>(m.cached));
+    o.Set("limit", static_cast<double>(m.limit));
+  } else {
     o.Set("reserved", static_cast<double>(m.reserved));
     o.Set("deviceFree", static_cast<double>(m.device_free));
     o.Set("deviceTotal", static_cast<double>(m.device_total));
@@ -357,14 +411,38 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// injectFailure(device, shape) -> a tensor whose producing work fails:
-// for tests of how failures travel (not part of the public API).
+Napi::Value release_cache(const Napi::CallbackInfo& info) {
+  Device& device = arg_device(info, 0, "releaseCache");
+  const uint64_t before = device.memory().cached + device.memory().reserved;
+  device.release_cache();
+  const MemoryStats after = device.memory();
+  const uint64_t now = after.cached + after.reserved;
+  return Napi::Number::New(info.Env(), static_cast<double>(before > now ? before - now : 0));
+}
+
+// Test hooks (not part of the public API).
+
+// injectFailure(device, shape, fatal) -> a tensor whose producing work
+// fails; with `fatal`, as a fatal fault that loses the device.
 Napi::Value inject_failure(const Napi::CallbackInfo& info) {
   Device& device = arg_device(info, 0, "injectFailure");
-  TensorRef out = allocate_tensor(device, DType::F32, arg_shape(info, 1, "injectFailure", "shape"));
-  device.enqueue("injectFailure", {{}, {out.storage}},
-                 [](ExecContext&) { throw Error(ErrorCode::Kernel, "failure injected for a test"); });
+  TensorRef out = allocate_tensor(device, DType::F32, arg_shape(info, 1, "injectFailure", "shape"), "injectFailure", "shape");
+  const bool fatal = info.Length() > 2 && !info[2].IsUndefined() && arg_bool(info, 2, "injectFailure", "fatal");
+  device.enqueue("injectFailure", {{}, {out.storage}}, [fatal](ExecContext&) {
+    throw Error(fatal ? ErrorCode::DeviceLost : ErrorCode::Kernel, fatal ? "fatal fault injected for a test" : "failure injected for a test");
+  });
   return TensorHandle::wrap(info.Env(), std::move(out));
+}
+
+// queueStats(device) -> { pending, skipped, pendingReadBytes }
+Napi::Value queue_stats(const Napi::CallbackInfo& info) {
+  Device& device = arg_device(info, 0, "queueStats");
+  const QueueStats q = device.queue_stats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("pending", static_cast<double>(q.pending));
+  o.Set("skipped", static_cast<double>(q.skipped));
+  o.Set("pendingReadBytes", static_cast<double>(pending_read_bytes.load()));
+  return o;
 }
 
 Napi::Value set_poison(const Napi::CallbackInfo& info) {
@@ -445,6 +523,8 @@ void register_runtime(Napi::Env env, Napi::Object exports) {
   exports.Set("memory", Napi::Function::New<guarded<memory>>(env, "memory"));
   exports.Set("setPoison", Napi::Function::New<guarded<set_poison>>(env, "setPoison"));
   exports.Set("injectFailure", Napi::Function::New<guarded<inject_failure>>(env, "injectFailure"));
+  exports.Set("queueStats", Napi::Function::New<guarded<queue_stats>>(env, "queueStats"));
+  exports.Set("releaseCache", Napi::Function::New<guarded<release_cache>>(env, "releaseCache"));
   exports.Set("marker", Napi::Function::New<guarded<marker>>(env, "marker"));
   exports.Set("elapsed", Napi::Function::New<guarded<elapsed>>(env, "elapsed"));
 }

@@ -48,7 +48,7 @@ describe.each(testDevices().map((d) => [d.id, d] as const))('bad arguments on %s
       [() => dev.empty([2.5]), RangeError, 'empty: shape[0] must be a non-negative integer, got 2.5'],
       [() => dev.zeros(3 as unknown as number[]), TypeError, 'zeros: shape must be an array of non-negative integers, got a number (3)'],
       [() => dev.zeros(new Array<number>(17).fill(1)), RangeError, 'zeros: shape must be at most 16 dimensions, got 17'],
-      [() => dev.zeros([2 ** 30, 2 ** 30]), RangeError, 'zeros: shape must be a shape of at most 2^50 elements, got more'],
+      [() => dev.zeros([2 ** 30, 2 ** 30]), RangeError, 'zeros: shape must be a shape of at most 2^50 elements, got [1073741824, 1073741824]'],
     ];
     for (const [fn, cls, message] of cases) expectThrow(fn, cls, message);
   });
@@ -160,8 +160,7 @@ describe.skipIf(Boolean(gpu))(`without a GPU${gpu ? ' (skipped: a GPU is present
   it("device('cuda') throws UnsupportedError saying why", () => {
     expect(reason).not.toBe('');
     for (const spec of ['cuda', 'cuda:0', 'cuda:1'] as const) {
-      const id = spec === 'cuda' ? 'cuda:0' : spec;
-      expectThrow(() => device(spec), UnsupportedError, `device: no device '${id}' (${reason}); use device('cpu') or device('auto')`);
+      expectThrow(() => device(spec), UnsupportedError, `device: no device '${spec}' (${reason}); use device('cpu') or device('auto')`);
     }
     expect(device('auto').id).toBe('cpu');
     expect(device().id).toBe('cpu');
@@ -228,7 +227,7 @@ describe('MOEKIT_DEVICE overrides what auto picks', () => {
 
   it.skipIf(Boolean(gpu))(`cuda without a GPU throws UnsupportedError saying why${gpu ? ' (skipped: a GPU is present)' : ''}`, () => {
     expect(pick('cuda')).toEqual({
-      error: { name: 'UnsupportedError', message: `device: no device 'cuda:0' (${cudaStatus().reason}); use device('cpu') or device('auto')` },
+      error: { name: 'UnsupportedError', message: `device: no device 'cuda' (${cudaStatus().reason}); use device('cpu') or device('auto')` },
     });
   });
 
