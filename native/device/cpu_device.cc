@@ -68,8 +68,10 @@ CpuDevice::CpuDevice(const HostMemory& memory)
   info_.id = "cpu";
   info_.name = cpu_model_name();
   info_.total_memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  info_.threads = cpu_threads_started();
+  // The queue thread first: with a process limit on threads, it is the one
+  // that must start; the pool then runs with whatever helpers it can get.
   start_queue(nullptr);
+  info_.threads = cpu_threads_started();
 }
 
 DeviceInfo CpuDevice::info() const { return info_; }
