@@ -265,6 +265,10 @@ Napi::Value read(const Napi::CallbackInfo& info) {
         pending->reject(*failed);
         return;
       }
+      if (auto lost = ctx.device.lost()) {
+        pending->reject(*lost);
+        return;
+      }
       const char* src_begin = static_cast<const char*>(t.data()) + static_cast<size_t>(start) * element;
       const size_t src_bytes = static_cast<size_t>(count) * element;
       auto raw = std::make_unique<HostBytes>(out_bytes);
@@ -382,6 +386,8 @@ Napi::Value synchronize(const Napi::CallbackInfo& info) {
       ctx.device.finish(ctx);
       if (auto error = ctx.device.take_error()) {
         pending->reject(*error);
+      } else if (auto lost = ctx.device.lost()) {
+        pending->reject(*lost);
       } else {
         pending->resolve(nullptr);
       }
