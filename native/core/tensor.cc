@@ -40,7 +40,13 @@ TensorRef allocate_tensor(Device& device, DType dtype, const Shape& shape, const
   TensorRef t;
   t.dtype = dtype;
   t.shape = shape;
-  t.storage = device.allocate(checked_tensor_bytes(dtype, shape, op, what), options);
+  const size_t bytes = checked_tensor_bytes(dtype, shape, op, what);
+  try {
+    t.storage = device.allocate(bytes, options);
+  } catch (const Error& e) {
+    // Out of memory or a lost device: say which op asked.
+    throw Error(e.code(), std::string(op) + ": " + e.what());
+  }
   return t;
 }
 

@@ -28,6 +28,13 @@ CudaProbe probe_cuda();
 // probed ordinal. Throws moekit::Error.
 std::unique_ptr<Device> make_cuda_device(const DeviceInfo& info);
 
+// Queues a copy of `bytes` from `src` to `dst`, buffers on two different
+// GPUs, as a peer copy on the source GPU's stream, ordered with the
+// destination's stream by events (no host round trip, no queue waits on
+// the GPU). False when the GPUs cannot access each other's memory: the
+// caller then copies through host memory.
+bool enqueue_peer_copy(const StoragePtr& src, const StoragePtr& dst, size_t bytes);
+
 // Page-locked host memory; nullptr when unavailable or out of memory.
 void* cuda_host_alloc_pinned(size_t bytes);
 void cuda_host_free_pinned(void* data);

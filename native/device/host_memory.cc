@@ -43,7 +43,7 @@ uint64_t real_limit(uint64_t v) { return v >= (uint64_t{1} << 60) ? 0 : v; }
 
 }  // namespace
 
-uint64_t parse_memory_limit(const char* text) {
+uint64_t parse_byte_size(const char* text, const char* name) {
   if (text == nullptr || *text == '\0') return 0;
   const std::string s(text);
   size_t digits = 0;
@@ -56,8 +56,9 @@ uint64_t parse_memory_limit(const char* text) {
   else if (suffix == "T" || suffix == "t") shift = 40;
   else if (!suffix.empty()) digits = 0;
   const uint64_t value = digits > 0 && digits <= 15 ? std::strtoull(s.substr(0, digits).c_str(), nullptr, 10) : 0;
-  if (value == 0) {
-    throw Error(ErrorCode::InvalidArgument, "MOEKIT_HOST_MEMORY_LIMIT must be a positive number of bytes, optionally with a K, M, G or T suffix (e.g. 8G), got '" + s + "'");
+  if (value == 0 || value > (~uint64_t{0} >> shift)) {
+    throw Error(ErrorCode::InvalidArgument,
+                std::string(name) + " must be a positive number of bytes, optionally with a K, M, G or T suffix (e.g. 8G), got '" + s + "'");
   }
   return value << shift;
 }
@@ -81,7 +82,7 @@ HostMemory read_host_memory() {
     m.limit_source = "cgroup";
   }
   if (cg_limit) m.available = std::min(m.available, cg_limit > cg_usage ? cg_limit - cg_usage : 0);
-  const uint64_t env = parse_memory_limit(std::getenv("MOEKIT_HOST_MEMORY_LIMIT"));
+  const uint64_t env = parse_byte_size(std::getenv("MOEKIT_HOST_MEMORY_LIMIT"), "MOEKIT_HOST_MEMORY_LIMIT");
   if (env && env < m.limit) {
     m.limit = env;
     m.limit_source = "MOEKIT_HOST_MEMORY_LIMIT";

@@ -25,8 +25,9 @@ struct HostMemory {
 // moekit::Error naming MOEKIT_HOST_MEMORY_LIMIT when it is set and malformed.
 HostMemory read_host_memory();
 
-// MOEKIT_HOST_MEMORY_LIMIT parsed: bytes, with an optional K, M, G or T
-// suffix (powers of 1024). 0 when unset. Exposed for tests.
-uint64_t parse_memory_limit(const char* text);
+// A byte count from environment variable `name` (its value `text`): a
+// whole number with an optional K, M, G or T suffix (powers of 1024).
+// 0 when unset or empty; anything else throws moekit::Error naming `name`.
+uint64_t parse_byte_size(const char* text, const char* name);
 
 }  // namespace moekit

@@ -17,6 +17,7 @@ std::unique_ptr<Device> make_cuda_device(const DeviceInfo&) {
   throw_unsupported("this build of moekit has no CUDA support");
 }
 
+bool enqueue_peer_copy(const StoragePtr&, const StoragePtr&, size_t) { return false; }
 void* cuda_host_alloc_pinned(size_t) { return nullptr; }
 void cuda_host_free_pinned(void*) {}
 int cuda_runtime_version() { return 0; }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../../cuda/runtime/cast.h"
+#include "../core/latch.h"
 #include "../core/size_math.h"
 #include "../binding/addon_data.h"
 #include "../binding/args.h"
@@ -22,27 +23,6 @@
 namespace moekit {
 
 namespace {
-
-// Opened by one queue, awaited by another: orders work across devices.
-class Latch {
- public:
-  void open() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void wait() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return open_; });
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 // The largest ArrayBuffer a read returns: Node.js 20's limit (buffer
 // constants MAX_LENGTH). Newer Node.js versions allow more; a result beyond
@@ -336,8 +316,8 @@ Napi::Value copy_to(const Napi::CallbackInfo& info) {
     src_device.enqueue("to", {{src.storage}, {dst.storage}, nullptr, [ready] { ready->open(); }},
                        [src, dst, n](ExecContext& ctx) { ctx.device.copy_to_host(ctx, dst.data(), src.data(), n); });
     dst_device.enqueue([ready](ExecContext&) { ready->wait(); });
-  } else {
-    // Between GPUs, through host memory.
+  } else if (!enqueue_peer_copy(src.storage, dst.storage, n)) {
+    // Between GPUs that cannot reach each other's memory: through host memory.
     auto staged = host_staging(n);
     auto ready = std::make_shared<Latch>();
     src_device.enqueue("to", {{src.storage}, {staged}, nullptr, [ready] { ready->open(); }},

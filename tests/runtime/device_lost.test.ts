@@ -39,7 +39,7 @@ describe('a fatal fault', () => {
     expect(out.nextRead).toBe(`DeviceLostError ERR_MOEKIT_DEVICE_LOST: ${lost}`);
     expect(out.goodRead).toBe(`DeviceLostError ERR_MOEKIT_DEVICE_LOST: ${lost}`);
     expect(out.sync).toBe(`DeviceLostError ERR_MOEKIT_DEVICE_LOST: ${lost}`);
-    expect(out.newOp).toBe(`DeviceLostError ERR_MOEKIT_DEVICE_LOST: ${lost}`);
+    expect(out.newOp).toBe(`DeviceLostError ERR_MOEKIT_DEVICE_LOST: zeros: ${lost}`);
     expect(out.lost).toBe(lost);
     expect(out.isKernelError).toBe(true);
   });
