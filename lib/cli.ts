@@ -38,7 +38,7 @@ function info(): void {
   console.log('devices:');
   for (const d of list) {
     const extra = d.kind === 'cuda' ? `sm_${d.computeCapability!.join('')}, ${d.smCount} SMs, ${gib(d.totalMemory)}` : `${d.threads} threads, ${gib(d.totalMemory)}`;
-    console.log(`  ${d.id.padEnd(7)} ${d.name} (${extra})`);
+    console.log(`  ${d.id.padEnd(7)} ${d.name} (${extra})${d.lost ? ` LOST: ${d.lost}` : ''}`);
   }
   const gpus = list.filter((d) => d.kind === 'cuda');
   console.log('kernel versions (auto picks the highest version verified on the GPU, else v1):');
