@@ -9,9 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DisposedError, type Tensor, UnsupportedError, baselines, device, quantize } from '../../lib/index.js';
 import { binding } from '../../lib/binding.js';
-import { expectClose, relativeError } from '../helpers/close.js';
+import { expectClose } from '../helpers/close.js';
 import { cudaDevice, cudaSkipReason } from '../helpers/devices.js';
 import { rng } from '../helpers/rng.js';
+import { productTolerance } from '../helpers/tolerance.js';
 import {
   BLOCK,
   expectAllFinite,
@@ -19,7 +20,6 @@ import {
   gemmReference,
   pickRows,
   quantizeHost,
-  roundToBf16,
   sampleRows,
   upload,
 } from './support.js';
@@ -362,7 +362,8 @@ describe.skipIf(gpuGemmSkip !== '')(`cuBLASLt bf16/f16 GEMM on CUDA${skipNote(gp
         expect(c.shape).toEqual([m, n]);
         const out = await c.toArray();
         expectAllFinite(`gemm ${dtype}->${outDtype} ${m}x${n}x${k}`, out);
-        expectClose(`gemm ${dtype}->${outDtype} ${m}x${n}x${k}`, pickRows(out, n, rows), ref, 1e-2);
+        // Tensor cores against the unrounded oracle (tests/helpers/tolerance.ts).
+        expectClose(`gemm ${dtype}->${outDtype} ${m}x${n}x${k}`, pickRows(out, n, rows), ref, productTolerance(outDtype, ref, k, ['tensor-core']));
       }
     });
   });
@@ -398,14 +399,14 @@ function fp8Problem(m: number, n: number, k: number, mode: 'tensor' | 'block') {
 }
 
 /**
- * FP8 against the oracle from the same codes and scales: below 1e-3 for f32
- * output; a bf16 output may add its own rounding, measured on the oracle.
+ * FP8 against the unrounded oracle from the same codes and scales: FP8 tensor
+ * cores' accumulation plus the output's own rounding (tests/helpers/tolerance.ts).
  */
-async function checkFp8(label: string, c: Tensor, n: number, rows: number[], ref: Float64Array): Promise<void> {
+async function checkFp8(label: string, c: Tensor, n: number, k: number, rows: number[], ref: Float64Array): Promise<void> {
   const out = await c.toArray();
   expectAllFinite(label, out);
-  const rounding = c.dtype === 'f32' ? 0 : relativeError(ref.map(roundToBf16), ref).error;
-  expectClose(label, pickRows(out, n, rows), ref, 1e-3 + rounding);
+  expect(['f32', 'bf16']).toContain(c.dtype);
+  expectClose(label, pickRows(out, n, rows), ref, productTolerance(c.dtype as 'f32' | 'bf16', ref, k, ['fp8-tensor-core']));
 }
 
 describe.skipIf(gpuFp8TensorSkip !== '')(`cuBLASLt FP8 GEMM, per-tensor scales, on CUDA${skipNote(gpuFp8TensorSkip)}`, () => {
@@ -421,7 +422,7 @@ describe.skipIf(gpuFp8TensorSkip !== '')(`cuBLASLt FP8 GEMM, per-tensor scales, 
     for (const outDtype of ['f32', 'bf16'] as const) {
       using c = baselines.fp8Gemm(p.a, p.b, { mode: 'tensor', outDtype });
       expect([c.dtype, ...c.shape]).toEqual([outDtype, m, n]);
-      await checkFp8(`fp8 tensor ->${outDtype} ${m}x${n}x${k}`, c, n, p.rows, p.ref);
+      await checkFp8(`fp8 tensor ->${outDtype} ${m}x${n}x${k}`, c, n, k, p.rows, p.ref);
     }
   });
 });
@@ -450,9 +451,9 @@ describe.skipIf(gpuFp8BlockSkip !== '')(`cuBLASLt FP8 GEMM, 1x128/128x128 block 
     using prepared = baselines.prepareFp8Gemm(p.a, p.b, { mode: 'block' });
     using c = prepared.run({ outDtype: 'bf16' });
     expect([c.dtype, ...c.shape]).toEqual(['bf16', m, n]);
-    await checkFp8(`fp8 block ->bf16 ${m}x${n}x${k}`, c, n, p.rows, p.ref);
+    await checkFp8(`fp8 block ->bf16 ${m}x${n}x${k}`, c, n, k, p.rows, p.ref);
     // The one-call form (preparation included) does the same.
     using again = baselines.fp8Gemm(p.a, p.b, { mode: 'block' });
-    await checkFp8(`fp8 block one call ->bf16 ${m}x${n}x${k}`, again, n, p.rows, p.ref);
+    await checkFp8(`fp8 block one call ->bf16 ${m}x${n}x${k}`, again, n, k, p.rows, p.ref);
   });
 });

@@ -1,10 +1,12 @@
 // fp8Gemm: the block-scaled FP8 GEMM with promotion every 128 K.
 // CPU: against a float64 oracle computed from the same quantized inputs
-// (< 1e-3 relative, DESIGN.md section 5) and against the unquantized float64
+// (tolerance from tests/helpers/tolerance.ts: the output's own rounding plus
+// f32 accumulation, far below DESIGN.md's 1e-3) and against the unquantized float64
 // product (DeepGEMM's metric 1 − 2Σxy/Σ(x²+y²) < 1e-3), on M in
 // {1, 7, 64, 127, 128, 129}, ragged N and K (K not a multiple of 128, K = 1),
 // every format pairing, and the DeepSeek-V3 shapes. CUDA: every version
-// against the CPU on the same quantized inputs, up to M = 4096. Outputs are
+// against the CPU on the same quantized inputs, up to M = 4096, each held to
+// its contract (tests/helpers/versions.ts). Outputs are
 // NaN-poisoned before each run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -12,7 +14,6 @@ import { binding } from '../../lib/binding.js';
 import {
   type Device,
   type Quantized,
-  UnsupportedError,
   asQuantized,
   device,
   fp8Gemm,
@@ -21,9 +22,11 @@ import {
 } from '../../lib/index.js';
 import { expectClose, fp8GemmDiff } from '../helpers/close.js';
 import { cudaDevice, cudaSkipReason } from '../helpers/devices.js';
-import { expectAllFinite, gemmReference, pickRows, roundTo, roundToBf16InPlace, sampleRows } from '../helpers/gemm_oracle.js';
+import { expectAllFinite, gemmReference, pickRows, roundToBf16InPlace, sampleRows } from '../helpers/gemm_oracle.js';
 import { type Fp8, fp8GemmOracle } from '../helpers/quant_oracle.js';
 import { rng } from '../helpers/rng.js';
+import { productTolerance } from '../helpers/tolerance.js';
+import { accumulatorOf, runPerContract, smOf } from '../helpers/versions.js';
 
 interface Case {
   m: number;
@@ -101,7 +104,7 @@ function prepare(dev: Device, c: Case, ins: Inputs): Prepared {
 async function oracleOf(c: Case, p: Prepared, rows: number[]): Promise<Float64Array> {
   const a = { codes: await p.xq.values.bytes(), scales: await p.xq.scales.toArray(), format: c.aFormat, block: '1x128' as const };
   const b = { codes: await p.wq.values.bytes(), scales: await p.wq.scales.toArray(), format: c.bFormat, block: '128x128' as const };
-  return roundTo(c.out, fp8GemmOracle(a, b, c.m, c.n, c.k, rows));
+  return fp8GemmOracle(a, b, c.m, c.n, c.k, rows);
 }
 
 async function checkCpu(c: Case, rowCount = 16): Promise<void> {
@@ -116,8 +119,9 @@ async function checkCpu(c: Case, rowCount = 16): Promise<void> {
     expectAllFinite(label(c), got);
     const rows = sampleRows(label(c), c.m, rowCount);
     const mine = pickRows(got, c.n, rows);
-    // 1. The same quantized math, in float64 and rounded to the output dtype.
-    expectClose(`same quantized inputs ${label(c)}`, mine, await oracleOf(c, p, rows), 1e-3, { shape: [rows.length, c.n] });
+    // 1. The same quantized math, in float64 (unrounded).
+    const oracle = await oracleOf(c, p, rows);
+    expectClose(`same quantized inputs ${label(c)}`, mine, oracle, productTolerance(c.out, oracle, c.k, ['f32']), { shape: [rows.length, c.n] });
     // 2. The product the quantized operands stand for.
     const exact = gemmReference(ins.x, ins.w, c.n, c.k, rows);
     const diff = fp8GemmDiff(mine, exact);
@@ -218,19 +222,16 @@ describe.skipIf(!gpu)(`fp8Gemm on CUDA against the CPU${gpu ? '' : ` (skipped: $
    * for large M the CPU computes only sampled rows (A's rows sliced on the
    * host and wrapped with asQuantized), which rows are independent for.
    */
-  async function compare(c: Case, version: string): Promise<'ran' | 'declined'> {
+  async function compare(c: Case, version: string): Promise<void> {
+    const call = { ...c, sm: smOf(gpu!.info) };
     const ins = inputs(c);
     const p = prepare(gpu!, c, ins);
     try {
-      let got: Float32Array;
-      try {
+      const got = await runPerContract('fp8Gemm', version, call, async () => {
         using y = fp8Gemm(p.xq, p.wq, { outDtype: c.out, impl: version as 'v1' });
-        got = await y.toArray();
-      } catch (e) {
-        if (!(e instanceof UnsupportedError)) throw e;
-        expect(e.message).toMatch(/^fp8Gemm: impl 'v\d+': /);
-        return 'declined';
-      }
+        return y.toArray();
+      });
+      if (got === 'refused') return;
       expectAllFinite(`${version} ${label(c)}`, got);
       const rows = sampleRows(`${version} ${label(c)}`, c.m, c.m > 256 ? 64 : c.m);
       const kb = Math.ceil(c.k / 128);
@@ -249,9 +250,12 @@ describe.skipIf(!gpu)(`fp8Gemm on CUDA against the CPU${gpu ? '' : ` (skipped: $
       using wq = p.wq.values.to(cpu);
       using ws = p.wq.scales.to(cpu);
       using bq = asQuantized(wq.clone(), ws.clone(), { block: [128, 128] });
-      using ref = fp8Gemm(aq, bq, { outDtype: c.out });
-      expectClose(`${version} vs cpu ${label(c)}`, pickRows(got, c.n, rows), await ref.toArray(), 1e-3, { shape: [rows.length, c.n] });
-      return 'ran';
+      // The twin's f32 output, unrounded to c.out: the tolerance is then the
+      // output's own rounding plus both accumulations (tolerance.ts).
+      using ref = fp8Gemm(aq, bq, { outDtype: 'f32' });
+      const want = await ref.toArray();
+      const tol = productTolerance(c.out, want, c.k, [accumulatorOf('fp8Gemm', version, call), 'f32']);
+      expectClose(`${version} vs cpu ${label(c)}`, pickRows(got, c.n, rows), want, tol, { shape: [rows.length, c.n] });
     } finally {
       p.dispose();
     }
@@ -262,12 +266,8 @@ describe.skipIf(!gpu)(`fp8Gemm on CUDA against the CPU${gpu ? '' : ` (skipped: $
   });
 
   it.each(versions)('%s on DeepSeek-V3 shapes at M = 64, 128 and 4096', async (version) => {
-    let ran = 0;
     for (const m of [64, 128, 4096]) {
-      for (const [n, k] of DEEPSEEK_NK) {
-        if ((await compare({ m, n, k, aFormat: 'e4m3', bFormat: 'e4m3', out: 'bf16' }, version)) === 'ran') ran++;
-      }
+      for (const [n, k] of DEEPSEEK_NK) await compare({ m, n, k, aFormat: 'e4m3', bFormat: 'e4m3', out: 'bf16' }, version);
     }
-    expect(ran, `${version} declined every DeepSeek-V3 shape`).toBeGreaterThan(0);
   });
 });

@@ -16,6 +16,8 @@ import { type Device, UnsupportedError, asQuantized, buildInfo, device, fp8Gemm,
 import { expectClose } from '../helpers/close.js';
 import { cudaDevice, cudaSkipReason } from '../helpers/devices.js';
 import { rng } from '../helpers/rng.js';
+import { productTolerance } from '../helpers/tolerance.js';
+import { accumulatorOf, smOf } from '../helpers/versions.js';
 
 // Values whose magnitude changes by row and by 128-column block, so every
 // scale of both operands matters.
@@ -62,7 +64,8 @@ describe.skipIf(!gpu)(`fp8Gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipRe
     const w = cpu.tensor(randomMatrix(n, k, `fp8Gemm v2 b ${n}x${k}`), { shape: [n, k] });
     const qa = quantize(x, { block: [1, 128], format: formats[0] });
     const qb = quantize(w, { block: [128, 128], format: formats[1] });
-    const ref = fp8Gemm(qa, qb, { impl: 'cpu', outDtype });
+    // The twin's f32 output: the reference unrounded (tests/helpers/tolerance.ts).
+    const ref = fp8Gemm(qa, qb, { impl: 'cpu', outDtype: 'f32' });
     const ga = asQuantized(qa.values.to(dev), qa.scales.to(dev), { block: [1, 128] });
     const gb = asQuantized(qb.values.to(dev), qb.scales.to(dev), { block: [128, 128] });
     const out = fp8Gemm(ga, gb, { impl: 'v2', outDtype });
@@ -79,8 +82,11 @@ describe.skipIf(!gpu)(`fp8Gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipRe
         try {
           expect(out.shape).toEqual([m, n]);
           expect(out.dtype).toBe(outDtype);
-          // DESIGN.md section 5: FP8 GEMM vs the same quantized inputs < 1e-3; a bf16 output < 1e-2.
-          expectClose(`v2 e4m3 ${outDtype} ${m}x${n}x${k}`, await out.toArray(), await ref.toArray(), outDtype === 'f32' ? 1e-3 : 1e-2, { shape: [m, n] });
+          // The output's rounding plus both accumulations (tests/helpers/tolerance.ts).
+          const want = await ref.toArray();
+          const call = { m, n, k, aFormat: 'e4m3', bFormat: 'e4m3', sm: smOf(dev.info) } as const;
+          const tol = productTolerance(outDtype, want, k, [accumulatorOf('fp8Gemm', 'v2', call), 'f32']);
+          expectClose(`v2 e4m3 ${outDtype} ${m}x${n}x${k}`, await out.toArray(), want, tol, { shape: [m, n] });
         } finally {
           dispose();
         }
@@ -102,7 +108,9 @@ describe.skipIf(!gpu)(`fp8Gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipRe
       const [m, n, k] = [129, 130, 400];
       const { ref, out, dispose } = run(dev, m, n, k, [fa, fb], 'f32');
       try {
-        expectClose(`v2 ${fa} x ${fb} ${m}x${n}x${k}`, await out.toArray(), await ref.toArray(), 1e-3, { shape: [m, n] });
+        const want = await ref.toArray();
+        const tol = productTolerance('f32', want, k, [accumulatorOf('fp8Gemm', 'v2', { m, n, k, aFormat: fa, bFormat: fb, sm: smOf(dev.info) }), 'f32']);
+        expectClose(`v2 ${fa} x ${fb} ${m}x${n}x${k}`, await out.toArray(), want, tol, { shape: [m, n] });
       } finally {
         dispose();
       }

@@ -1,7 +1,8 @@
 // quantize / dequantize against the float64 oracle of DESIGN.md section 4,
 // element by element (codes and scale bits exactly), on ragged shapes, every
 // input dtype, both formats and both scale formats; CUDA versions against the
-// CPU bit for bit when a GPU is present.
+// CPU bit for bit when a GPU is present, each held to its contract
+// (tests/helpers/versions.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { binding } from '../../lib/binding.js';
@@ -9,7 +10,6 @@ import {
   type Device,
   type QuantBlock,
   type Quantized,
-  UnsupportedError,
   asQuantized,
   dequantize,
   device,
@@ -22,6 +22,7 @@ import { cudaDevice, cudaSkipReason } from '../helpers/devices.js';
 import { roundTo } from '../helpers/gemm_oracle.js';
 import { type Fp8, type OracleBlock, dequantizeOracle, quantizeOracle } from '../helpers/quant_oracle.js';
 import { rng } from '../helpers/rng.js';
+import { runPerContract, smOf } from '../helpers/versions.js';
 
 type InDType = 'f32' | 'bf16' | 'f16';
 
@@ -184,7 +185,7 @@ describe('quantize rejects bad input with the argument named', () => {
 
   it('dequantize needs a Quantized', () => {
     using f = device('cpu').zeros([4, 128], 'f32');
-    expect(() => dequantize(f as unknown as Quantized)).toThrow('dequantize: q must be a Quantized (from quantize() or asQuantized()), got a Tensor');
+    expect(() => dequantize(f as unknown as Quantized)).toThrow('dequantize: q must be a Quantized (from quantize()), got a Tensor');
     using q = quantize(f, { block: [1, 128] });
     expect(() => dequantize(q, { dtype: 'e4m3' as 'f32' })).toThrow(
       "dequantize: options.dtype must be one of 'f32', 'bf16', 'f16', got a string ('e4m3')",
@@ -199,13 +200,8 @@ describe.skipIf(!gpu)(`quantize on CUDA matches the CPU bit for bit${gpu ? '' : 
   afterAll(() => gpu && binding().setPoison(gpu.id, false));
 
   it.each(versions.flatMap((v) => CASES.map((c) => [`${v} ${label(c)}`, v, c] as const)))('%s', async (_, version, c) => {
-    try {
-      await checkAgainstOracle(gpu!, c, version);
-    } catch (e) {
-      // A version may decline a shape (v2 needs 16-byte rows); it must say so up front.
-      if (!(e instanceof UnsupportedError)) throw e;
-      expect(e.message).toMatch(/^quantize: impl 'v\d+': /);
-    }
+    // A version may decline only what its contract says it declines (v2: rows of 16 bytes).
+    await runPerContract('quantize', version, { ...c, sm: smOf(gpu!.info) }, () => checkAgainstOracle(gpu!, c, version));
   });
 
   it.each(versions)('%s on DeepSeek-V3 activation and weight shapes', async (version) => {
@@ -214,7 +210,8 @@ describe.skipIf(!gpu)(`quantize on CUDA matches the CPU bit for bit${gpu ? '' : 
       [[7168, 2048], '128x128'],
       [[2112, 7168], '128x128'],
     ] as const) {
-      await checkAgainstOracle(gpu!, { shape: [...shape], block, dtype: 'bf16', format: 'e4m3', ue8m0: false }, version);
+      const c: Case = { shape: [...shape], block, dtype: 'bf16', format: 'e4m3', ue8m0: false };
+      await runPerContract('quantize', version, { ...c, sm: smOf(gpu!.info) }, () => checkAgainstOracle(gpu!, c, version));
     }
   });
 });

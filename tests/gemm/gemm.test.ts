@@ -1,15 +1,19 @@
 // gemm (C = A·Bᵀ, f32 accumulation) on the CPU against a float64 oracle over
 // the inputs as stored, on ragged shapes, every dtype pairing, empty shapes
 // and DeepSeek-V3 shapes; every CUDA version against the CPU when a GPU is
-// present. Tolerances: DESIGN.md section 5.
+// present, each held to its contract (tests/helpers/versions.ts). Tolerances:
+// tests/helpers/tolerance.ts, from the output dtype, K and how the
+// implementation accumulates.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { binding } from '../../lib/binding.js';
-import { type Device, UnsupportedError, device, gemm, kernelVersions } from '../../lib/index.js';
+import { type Device, device, gemm, kernelVersions } from '../../lib/index.js';
 import { expectClose } from '../helpers/close.js';
 import { cudaDevice, cudaSkipReason } from '../helpers/devices.js';
 import { expectAllFinite, gemmReference, pickRows, roundTo, sampleRows } from '../helpers/gemm_oracle.js';
 import { rng } from '../helpers/rng.js';
+import { type Accumulator, productTolerance } from '../helpers/tolerance.js';
+import { accumulatorOf, runPerContract, smOf } from '../helpers/versions.js';
 
 type GemmDType = 'f32' | 'bf16' | 'f16';
 
@@ -20,8 +24,6 @@ interface Case {
   dtype: GemmDType;
   out: GemmDType;
 }
-
-const TOLERANCE: Record<GemmDType, number> = { f32: 1e-5, bf16: 1e-2, f16: 1e-2 };
 
 const SHAPES: Array<[number, number, number]> = [
   [1, 1, 1],
@@ -65,13 +67,18 @@ async function runGemm(dev: Device, c: Case, ops: Operands, impl = 'auto'): Prom
   return out.toArray();
 }
 
-async function checkAgainstOracle(dev: Device, c: Case, impl = 'auto'): Promise<void> {
+/**
+ * Runs `impl` on `dev` and compares sampled rows with the float64 product of
+ * the stored inputs, unrounded; `accumulator` says how `impl` sums (the CPU
+ * twin promises f32 accumulation at least).
+ */
+async function checkAgainstOracle(dev: Device, c: Case, impl = 'auto', accumulator: Accumulator = 'f32'): Promise<void> {
   const ops = operands(c);
   const got = await runGemm(dev, c, ops, impl);
   expectAllFinite(label(c), got);
   const rows = sampleRows(label(c), c.m, 16);
-  const want = roundTo(c.out, gemmReference(ops.a, ops.b, c.n, c.k, rows));
-  expectClose(`${impl} ${label(c)}`, pickRows(got, c.n, rows), want, TOLERANCE[c.out === 'f32' ? c.dtype : c.out], {
+  const want = gemmReference(ops.a, ops.b, c.n, c.k, rows);
+  expectClose(`${impl} ${label(c)}`, pickRows(got, c.n, rows), want, productTolerance(c.out, want, c.k, [accumulator]), {
     shape: [rows.length, c.n],
   });
 }
@@ -149,13 +156,9 @@ describe.skipIf(!gpu)(`gemm on CUDA against the CPU${gpu ? '' : ` (skipped: ${cu
   afterAll(() => gpu && binding().setPoison(gpu.id, false));
 
   it.each(versions.flatMap((v) => CASES.map((c) => [`${v} ${label(c)}`, v, c] as const)))('%s', async (_, version, c) => {
-    try {
-      await checkAgainstOracle(gpu!, c, version);
-    } catch (e) {
-      // A version may decline a dtype or an alignment; it must say so up front.
-      if (!(e instanceof UnsupportedError)) throw e;
-      expect(e.message).toMatch(/^gemm: impl 'v\d+': /);
-    }
+    // A version may decline only what its contract says it declines.
+    const call = { ...c, sm: smOf(gpu!.info) };
+    await runPerContract('gemm', version, call, () => checkAgainstOracle(gpu!, c, version, accumulatorOf('gemm', version, call)));
   });
 
   it.each(versions)('%s on bf16 DeepSeek-V3 shapes, M = 128 and 4096', async (version) => {
@@ -164,7 +167,9 @@ describe.skipIf(!gpu)(`gemm on CUDA against the CPU${gpu ? '' : ` (skipped: ${cu
       [4096, 4096, 7168],
       [4096, 7168, 2048],
     ]) {
-      await checkAgainstOracle(gpu!, { m: m!, n: n!, k: k!, dtype: 'bf16', out: 'bf16' }, version);
+      const c: Case = { m: m!, n: n!, k: k!, dtype: 'bf16', out: 'bf16' };
+      const call = { ...c, sm: smOf(gpu!.info) };
+      await runPerContract('gemm', version, call, () => checkAgainstOracle(gpu!, c, version, accumulatorOf('gemm', version, call)));
     }
   });
 });

@@ -14,6 +14,8 @@ import { type Device, UnsupportedError, buildInfo, device, gemm, kernelVersions 
 import { expectClose } from '../helpers/close.js';
 import { cudaDevice, cudaSkipReason } from '../helpers/devices.js';
 import { rng } from '../helpers/rng.js';
+import { productTolerance } from '../helpers/tolerance.js';
+import { accumulatorOf, smOf } from '../helpers/versions.js';
 
 // Values in (-1, 1) scaled per row, so a row or column mix-up shows.
 function randomMatrix(rows: number, cols: number, stream: string): Float32Array {
@@ -58,7 +60,8 @@ describe.skipIf(!gpu)(`gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipReaso
     const cpu = device('cpu');
     const a = cpu.tensor(randomMatrix(m, k, `gemm v2 a ${m}x${k}`), { shape: [m, k], dtype });
     const b = cpu.tensor(randomMatrix(n, k, `gemm v2 b ${n}x${k}`), { shape: [n, k], dtype });
-    const ref = gemm(a, b, { impl: 'cpu', outDtype });
+    // The twin's f32 output: the reference unrounded (tests/helpers/tolerance.ts).
+    const ref = gemm(a, b, { impl: 'cpu', outDtype: 'f32' });
     const ga = a.to(dev);
     const gb = b.to(dev);
     const out = gemm(ga, gb, { impl: 'v2', outDtype });
@@ -76,11 +79,10 @@ describe.skipIf(!gpu)(`gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipReaso
           try {
             expect(out.shape).toEqual([m, n]);
             expect(out.dtype).toBe(outDtype);
-            // Same inputs, f32 accumulation on both sides: f32 output < 1e-5;
-            // a 16-bit output adds one rounding (DESIGN.md section 5: < 1e-2).
-            expectClose(`v2 ${dtype} -> ${outDtype} ${m}x${n}x${k}`, await out.toArray(), await ref.toArray(), outDtype === 'f32' ? 1e-5 : 1e-2, {
-              shape: [m, n],
-            });
+            // Same inputs; the output's rounding plus both accumulations.
+            const want = await ref.toArray();
+            const tol = productTolerance(outDtype, want, k, [accumulatorOf('gemm', 'v2', { m, n, k, dtype, sm: smOf(dev.info) }), 'f32']);
+            expectClose(`v2 ${dtype} -> ${outDtype} ${m}x${n}x${k}`, await out.toArray(), want, tol, { shape: [m, n] });
           } finally {
             dispose();
           }

@@ -1,0 +1,138 @@
+/**
+ * What each CUDA version of an op documents that it runs, and how it
+ * accumulates: the contract its GPU tests hold it to.
+ *
+ * A version may refuse a call (UnsupportedError, "op: impl 'vN': why") only
+ * where its documentation says so: the architecture range of its version
+ * table entry (kernelVersions()), and the shape and dtype limits written in
+ * its `.cu` header and `*_unsupported()` function, restated here. A refusal
+ * anywhere else is a bug and fails the test; so does running a call the
+ * contract says it refuses (the contract is then out of date). A version
+ * without a contract here fails its tests until one is written.
+ * @module
+ */
+import { expect } from 'vitest';
+
+import { UnsupportedError, kernelVersions } from '../../lib/index.js';
+import type { Accumulator } from './tolerance.js';
+
+/** The ops with CUDA versions. */
+export type VersionedOp = 'gemm' | 'fp8Gemm' | 'quantize';
+
+type Fp8 = 'e4m3' | 'e5m2';
+
+/** A call, as far as the contracts look at it; `sm` is the GPU's compute capability (e.g. 90). */
+export interface CallOf {
+  gemm: { m: number; n: number; k: number; dtype: 'f32' | 'bf16' | 'f16'; sm: number };
+  fp8Gemm: { m: number; n: number; k: number; aFormat: Fp8; bFormat: Fp8; sm: number };
+  quantize: { shape: readonly number[]; block: '1x128' | '128x128' | 'tensor'; dtype: 'f32' | 'bf16' | 'f16'; sm: number };
+}
+
+interface Contract<C> {
+  /** How it sums products (tolerance.ts); undefined for ops that are exact. */
+  accumulator?: (call: C) => Accumulator;
+  /** Its documented shape/dtype limits: the pattern of the reason it gives, or undefined where it must run. */
+  limits: (call: C) => RegExp | undefined;
+}
+
+const GRID_Y_ROWS = 65535 * 64; // v1 kernels: 65535 tiles of 64 rows in grid.y
+
+const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } = {
+  gemm: {
+    // cuda/gemm/gemm_v1.cu
+    v1: { accumulator: () => 'f32', limits: (c) => (c.m > GRID_Y_ROWS ? /m must be at most 4194240/ : undefined) },
+    // cuda/gemm/gemm_v2.cu
+    v2: {
+      accumulator: () => 'tensor-core',
+      limits: (c) => (c.dtype === 'f32' ? /a and b must be bf16 or f16/ : c.k % 8 !== 0 ? /k must be a multiple of 8/ : undefined),
+    },
+  },
+  fp8Gemm: {
+    // cuda/fp8/fp8_gemm_v1.cu: FP8 decoded to f32, SIMT FMAs
+    v1: { accumulator: () => 'f32', limits: (c) => (c.m > GRID_Y_ROWS ? /m must be at most 4194240/ : undefined) },
+    // cuda/fp8/fp8_gemm_v2.cu: FP8 mma on sm_89+, bf16 mma on sm_80
+    v2: {
+      accumulator: (c) => (c.sm >= 89 ? 'fp8-tensor-core' : 'tensor-core'),
+      limits: (c) => (c.k % 16 !== 0 ? /k must be a multiple of 16/ : undefined),
+    },
+    // cuda/fp8/fp8_gemm_v3_sm90.cu
+    v3: {
+      accumulator: () => 'fp8-tensor-core',
+      limits: (c) =>
+        c.aFormat !== 'e4m3' || c.bFormat !== 'e4m3' ? /a and b must both be e4m3/ : c.k % 16 !== 0 ? /k must be a multiple of 16/ : undefined,
+    },
+  },
+  quantize: {
+    // cuda/fp8/quantize.cu
+    v1: { limits: () => undefined },
+    // cuda/fp8/quantize_v2.cu: 16-byte vector loads along rows
+    v2: {
+      limits: (c) => {
+        if (c.block === 'tensor') return undefined;
+        const bytes = { f32: 4, bf16: 2, f16: 2 }[c.dtype];
+        return ((c.shape.at(-1) ?? 0) * bytes) % 16 !== 0 ? /rows must be a multiple of 16 bytes/ : undefined;
+      },
+    },
+  },
+};
+
+function contractOf<Op extends VersionedOp>(op: Op, version: string): Contract<CallOf[Op]> {
+  const c = (CONTRACTS[op] as Record<string, Contract<CallOf[Op]>>)[version];
+  if (!c) expect.fail(`${op} ${version} has no contract in tests/helpers/versions.ts: write down what it documents that it runs and how it accumulates`);
+  return c;
+}
+
+/**
+ * Why `version` of `op` must refuse `call` (a pattern of the full message),
+ * or undefined when it must run it: outside its table entry's architecture
+ * range, or past its documented limits.
+ */
+export function expectedRefusal<Op extends VersionedOp>(op: Op, version: string, call: CallOf[Op]): RegExp | undefined {
+  const contract = contractOf(op, version);
+  const entry = kernelVersions()[op]?.find((v) => v.name === version);
+  if (entry && (call.sm < entry.minSm || (entry.maxSm !== 0 && call.sm > entry.maxSm))) {
+    return new RegExp(`^${op}: impl '${version}' needs compute capability `);
+  }
+  const why = contract.limits(call);
+  return why && new RegExp(`^${op}: impl '${version}': .*${why.source}`);
+}
+
+/** How `version` of `op` accumulates, for {@link productTolerance}. */
+export function accumulatorOf<Op extends 'gemm' | 'fp8Gemm'>(op: Op, version: string, call: CallOf[Op]): Accumulator {
+  const accumulator = contractOf(op, version).accumulator;
+  if (!accumulator) expect.fail(`${op} ${version}: its contract in tests/helpers/versions.ts names no accumulator`);
+  return accumulator(call);
+}
+
+/**
+ * Runs `run` (a call of `version` of `op`) and holds the version to its
+ * contract: where it must run, any UnsupportedError fails the test, naming
+ * the refusal; where it must refuse, it must throw UnsupportedError with the
+ * documented reason. Returns what `run` returned, or 'refused'.
+ */
+export async function runPerContract<Op extends VersionedOp, T>(
+  op: Op,
+  version: string,
+  call: CallOf[Op],
+  run: () => Promise<T> | T,
+): Promise<T | 'refused'> {
+  const refusal = expectedRefusal(op, version, call);
+  const what = `${op} ${version} on ${JSON.stringify(call)}`;
+  let result: T;
+  try {
+    result = await run();
+  } catch (e) {
+    if (!(e instanceof UnsupportedError)) throw e;
+    if (!refusal) expect.fail(`${what}: refused a call it documents as supported: ${e.message}`);
+    expect(e.message, `${what}: refused for another reason than documented`).toMatch(refusal);
+    return 'refused';
+  }
+  if (refusal) expect.fail(`${what}: ran a call its contract says it refuses (${refusal.source}); update tests/helpers/versions.ts`);
+  return result;
+}
+
+/** A GPU's compute capability as an integer (90 for 9.0); 0 when unknown. */
+export function smOf(info: { computeCapability?: readonly [number, number] | undefined }): number {
+  const cc = info.computeCapability;
+  return cc ? cc[0] * 10 + cc[1] : 0;
+}
