@@ -55,6 +55,8 @@ export interface TensorVal {
   readonly shape: readonly number[];
   /** Whether dispose() was called on it, or on a Quantized that holds it (views are tensors of their own). */
   disposed: boolean;
+  /** Source of what `toArray()` must give (a typed array), when the model knows it exactly. */
+  readonly expected?: string;
 }
 
 /** A quantization block as the API spells it. */
@@ -253,9 +255,12 @@ export class Gen {
     return this.tensors.filter((t) => !t.disposed && pred(t));
   }
 
-  /** Registers a tensor defined by a call into variable `root` (ref `v[root]` unless given). */
-  track(root: number, dtype: DType, shape: readonly number[], ref = `v[${root}]`): TensorVal {
-    const t: TensorVal = { ref, root, dtype, shape: [...shape], disposed: false };
+  /**
+   * Registers a tensor defined by a call into variable `root`: its ref
+   * (`v[root]` unless given) and, when known exactly, what `toArray()` gives.
+   */
+  track(root: number, dtype: DType, shape: readonly number[], more: { ref?: string; expected?: string | undefined } = {}): TensorVal {
+    const t: TensorVal = { ref: more.ref ?? `v[${root}]`, root, dtype, shape: [...shape], disposed: false, ...(more.expected ? { expected: more.expected } : {}) };
     this.tensors.push(t);
     return t;
   }
@@ -268,17 +273,25 @@ export class Gen {
     const n = shape.reduce((a, b) => a * b, 1);
     const def = this.newVar();
     let src: string;
+    let expected: string | undefined;
     if (n > 65536 || this.chance(0.1)) {
       src = `dev.zeros(${args([...shape], dtype)})`;
+      expected = n > 65536 ? undefined : zerosOf(dtype, n);
     } else if (dtype === 'i32') {
-      src = `dev.tensor(ints(Int32Array, ${n}, ${this.seed()}, -1000, 1000), ${lit({ shape: [...shape] })})`;
+      const data = `ints(Int32Array, ${n}, ${this.seed()}, -1000, 1000)`;
+      src = `dev.tensor(${data}, ${lit({ shape: [...shape] })})`;
+      expected = data;
     } else if (dtype === 'u8' || dtype === 'e4m3' || dtype === 'e5m2') {
-      src = `dev.tensor(ints(Uint8Array, ${n}, ${this.seed()}, 0, 255), ${lit({ shape: [...shape], dtype })})`;
+      const data = `ints(Uint8Array, ${n}, ${this.seed()}, 0, 255)`;
+      src = `dev.tensor(${data}, ${lit({ shape: [...shape], dtype })})`;
+      expected = dtype === 'u8' ? data : `m.fp8.decode(${data}, '${dtype}')`;
     } else {
-      src = `dev.tensor(rand(${n}, ${this.seed()}), ${lit({ shape: [...shape], dtype })})`;
+      const data = `rand(${n}, ${this.seed()})`;
+      src = `dev.tensor(${data}, ${lit({ shape: [...shape], dtype })})`;
+      if (dtype === 'f32') expected = data;
     }
     this.emit({ ops: ['tensor', 'zeros'], src, expect: 'ok', def, post: isTensorPost(dtype, shape) });
-    return this.track(def, dtype, shape);
+    return this.track(def, dtype, shape, { expected });
   }
 
   /** A live tensor of one of `dtypes` (and `shape` when given), made when there is none (or now and then anyway). */
@@ -321,8 +334,8 @@ export class Gen {
     const q: QuantVal = {
       ref: `v[${def}]`,
       root: def,
-      values: this.track(def, format, shape, `v[${def}].values`),
-      scales: this.track(def, 'f32', scalesShape, `v[${def}].scales`),
+      values: this.track(def, format, shape, { ref: `v[${def}].values` }),
+      scales: this.track(def, 'f32', scalesShape, { ref: `v[${def}].scales` }),
       block,
       format,
     };
@@ -346,6 +359,33 @@ export class Gen {
     if (live.length < this.options.maxLive) return;
     for (const t of live.slice(0, live.length - this.options.maxLive + 4)) this.dispose(t);
   }
+}
+
+/** Source of `n` zeros as `toArray()` gives them for `dtype`. */
+export function zerosOf(dtype: DType, n: number): string {
+  return `new ${dtype === 'i32' ? 'Int32Array' : dtype === 'u8' ? 'Uint8Array' : 'Float32Array'}(${n})`;
+}
+
+/**
+ * Source of what `toArray()` gives for `t` cast to `to`, when it follows
+ * from `t.expected` by documented rules: FP8 as `fp8.encode` rounds (ties to
+ * even, saturating: an e5m2 infinity becomes ±57344 even in a cast from
+ * e5m2), floats to integers truncated toward zero and saturated (NaN gives
+ * 0), integers to f32 as JavaScript rounds them.
+ */
+export function castExpected(t: TensorVal, to: DType): string | undefined {
+  const e = t.expected;
+  if (e === undefined) return undefined;
+  const fromFloat = t.dtype === 'f32' || t.dtype === 'e4m3' || t.dtype === 'e5m2';
+  if (fromFloat && (to === 'e4m3' || to === 'e5m2')) return `m.fp8.decode(m.fp8.encode(${e}, '${to}'), '${to}')`;
+  if (to === t.dtype) return e;
+  if ((t.dtype === 'e4m3' || t.dtype === 'e5m2') && to === 'f32') return e;
+  if ((t.dtype === 'i32' || t.dtype === 'u8') && to === 'f32') return `Float32Array.from(${e})`;
+  if (fromFloat && (to === 'i32' || to === 'u8')) {
+    const [lo, hi] = to === 'i32' ? ['-2147483648', '2147483647'] : ['0', '255'];
+    return `${to === 'i32' ? 'Int32Array' : 'Uint8Array'}.from(${e}, (x) => (Number.isNaN(x) ? 0 : Math.min(${hi}, Math.max(${lo}, Math.trunc(x)))))`;
+  }
+  return undefined;
 }
 
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {

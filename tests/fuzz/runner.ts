@@ -74,7 +74,7 @@ export interface RunOptions {
 
 const VALUES_URL = new URL('./values.mjs', import.meta.url).href;
 const DRIVER_URL = new URL('./driver.mjs', import.meta.url).href;
-const HELPERS = ['rand', 'randBits', 'rand64', 'ints', 'hideLength', 'sneaky', 'shared', 'offsetView', 'flipping', 'throwing', 'holes'];
+const HELPERS = ['rand', 'randBits', 'rand64', 'ints', 'hideLength', 'sneaky', 'shared', 'offsetView', 'flipping', 'throwing', 'holes', 'same'];
 const DEVICE_LINE = "const dev = m.device(process.env.MOEKIT_FUZZ_DEVICE || 'cpu');";
 
 function callEntry(c: Call): string {
@@ -121,7 +121,11 @@ export function reproduction(calls: readonly Call[], target: Call): string {
   }
   const lines = needed.map((c) => (c.def !== undefined ? `v[${c.def}] = ${c.src};` : `${c.src};`));
   const want = target.expect === 'ok' ? 'succeed' : target.expect === 'error' ? `fail with a proper error${target.why ? ` (${target.why})` : ''}` : 'succeed or fail with a proper error';
-  lines.push(`console.log(await (${target.src})); // must ${want}`);
+  if (target.post && target.expect !== 'error') {
+    lines.push(`const r = await (${target.src}); // must ${want}`, `console.log(${target.post}); // must be true`);
+  } else {
+    lines.push(`console.log(await (${target.src})); // must ${want}`);
+  }
   const body = lines.join('\n');
   const used = HELPERS.filter((h) => new RegExp(`\\b${h}\\(`).test(body));
   return [

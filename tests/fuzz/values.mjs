@@ -121,3 +121,17 @@ export function throwing(values, index) {
 export function holes(n) {
   return new Array(n);
 }
+
+/**
+ * True when `actual` holds the same numbers as `expected` (NaN equal to
+ * NaN, -0 not equal to 0), else a description of the first difference.
+ */
+export function same(actual, expected) {
+  if (actual.length !== expected.length) return `${actual.length} elements, expected ${expected.length}`;
+  for (let i = 0; i < actual.length; i++) {
+    const x = actual[i];
+    const y = expected[i];
+    if (!Object.is(x, y) && !(Number.isNaN(x) && Number.isNaN(y))) return `element ${i} is ${Object.is(x, -0) ? '-0' : x}, expected ${Object.is(y, -0) ? '-0' : y}`;
+  }
+  return true;
+}

@@ -186,7 +186,7 @@ const cases: Case[] = [
         def,
         post: `r instanceof m.Quantized && r.format === '${format}' && r.values.shape.join() === '${shape.join()}' && r.scales.shape.join() === '${scales.join()}'`,
       });
-      const q: QuantVal = { ref: `v[${def}]`, root: def, values: g.track(def, format, shape, `v[${def}].values`), scales: g.track(def, 'f32', scales, `v[${def}].scales`), block, format };
+      const q: QuantVal = { ref: `v[${def}]`, root: def, values: g.track(def, format, shape, { ref: `v[${def}].values` }), scales: g.track(def, 'f32', scales, { ref: `v[${def}].scales` }), block, format };
       g.quants.push(q);
     },
   },
@@ -305,12 +305,14 @@ const cases: Case[] = [
       const n = shape.reduce((a, b) => a * b, 1);
       const scalesShape = quantScalesShape(shape, block)!;
       const vDef = g.newVar();
-      g.emit({ ops: ['tensor'], src: `dev.tensor(ints(Uint8Array, ${n}, ${g.seed()}, 0, 255), ${lit({ shape, dtype: format })})`, expect: 'ok', def: vDef, post: isTensorPost(format, shape) });
-      const values = g.track(vDef, format, shape);
+      const codes = `ints(Uint8Array, ${n}, ${g.seed()}, 0, 255)`;
+      g.emit({ ops: ['tensor'], src: `dev.tensor(${codes}, ${lit({ shape, dtype: format })})`, expect: 'ok', def: vDef, post: isTensorPost(format, shape) });
+      const values = g.track(vDef, format, shape, { expected: `m.fp8.decode(${codes}, '${format}')` });
       const sDef = g.newVar();
       const sn = scalesShape.reduce((a, b) => a * b, 1);
-      g.emit({ ops: ['tensor'], src: `dev.tensor(rand(${sn}, ${g.seed()}, 1e-3, 1), ${lit({ shape: scalesShape })})`, expect: 'ok', def: sDef, post: isTensorPost('f32', scalesShape) });
-      const scales = g.track(sDef, 'f32', scalesShape);
+      const data = `rand(${sn}, ${g.seed()}, 1e-3, 1)`;
+      g.emit({ ops: ['tensor'], src: `dev.tensor(${data}, ${lit({ shape: scalesShape })})`, expect: 'ok', def: sDef, post: isTensorPost('f32', scalesShape) });
+      const scales = g.track(sDef, 'f32', scalesShape, { expected: data });
       const opts: Record<string, unknown> = { block: block === 'tensor' ? 'tensor' : [...block] };
       if (g.chance(0.4)) opts.scaleFormat = g.pick(['f32', 'ue8m0']);
       const def = g.newVar();

@@ -16,12 +16,14 @@ import {
   type TensorVal,
   args,
   badTensor,
+  castExpected,
   isTensorPost,
   lit,
   num,
   raw,
   tensorBytes,
   withStrayKey,
+  zerosOf,
 } from '../gen.js';
 
 const INT_RANGE = { i32: [-(2 ** 31), 2 ** 31 - 1], u8: [0, 255] } as const;
@@ -74,6 +76,22 @@ function validData(g: Gen, dtype: DType, n: number): { src: string; ctor?: strin
     { src: `ints(Uint32Array, ${n}, ${s}, 0, 2 ** 32 - 1)`, ctor: 'Uint32Array' },
     { src: `ints(Array, ${n}, ${s}, -100, 100)` },
   ]);
+}
+
+/**
+ * What `toArray()` gives for a tensor of `dtype` made from `data`, where the
+ * documented conversion says exactly: integers as they are, f32 rounded as
+ * JavaScript rounds (to nearest, ties to even), FP8 codes taken as they are
+ * (a Uint8Array) and numbers encoded as `fp8.encode` does from the double.
+ */
+function dataExpected(dtype: DType, data: { src: string; ctor?: string }): string | undefined {
+  if (dtype === 'i32') return `Int32Array.from(${data.src})`;
+  if (dtype === 'u8') return `Uint8Array.from(${data.src})`;
+  if (dtype === 'f32') return `Float32Array.from(${data.src})`;
+  if (dtype === 'e4m3' || dtype === 'e5m2') {
+    return data.ctor === 'Uint8Array' ? `m.fp8.decode(${data.src}, '${dtype}')` : `m.fp8.decode(m.fp8.encode(Float64Array.from(${data.src}), '${dtype}'), '${dtype}')`;
+  }
+  return undefined;
 }
 
 /** `data` now and then moved into a SharedArrayBuffer or a view at an offset. */
@@ -160,11 +178,17 @@ function oomShape(g: Gen, dtype: DType): number[] {
 const TENSOR_KEYS = ['shape', 'dtype'];
 const ALLOC_KEYS = ['pinned'];
 
-/** The check of a read of `count` elements of `t`. */
-function readPost(t: TensorVal, method: 'toArray' | 'bytes', count: number): string {
-  if (method === 'bytes') return `r instanceof Uint8Array && r.length === ${num(tensorBytes(t.dtype, [count]))}`;
+/**
+ * The check of `r`, a read of `count` elements of `t` (`range`: which ones,
+ * for the values when the model knows them).
+ */
+function readPost(t: TensorVal, method: 'toArray' | 'bytes', count: number, range: readonly [number, number], r = 'r'): string {
+  if (method === 'bytes') return `${r} instanceof Uint8Array && ${r}.length === ${num(tensorBytes(t.dtype, [count]))}`;
   const ctor = t.dtype === 'i32' ? 'Int32Array' : t.dtype === 'u8' ? 'Uint8Array' : 'Float32Array';
-  return `r instanceof ${ctor} && r.length === ${num(count)}`;
+  const shape = `${r} instanceof ${ctor} && ${r}.length === ${num(count)}`;
+  if (t.expected === undefined) return shape;
+  const whole = range[0] === 0 && range[1] === numel(t.shape);
+  return `${shape} && same(${r}, ${whole ? t.expected : `(${t.expected}).subarray(${range[0]}, ${range[1]})`})`;
 }
 
 /** A live tensor of any kind the model knows (views and quantized values too). */
@@ -222,7 +246,7 @@ const cases: Case[] = [
       const def = g.newVar();
       const optSrc = Object.keys(opts).length === 0 && g.chance(0.5) ? '' : `, ${lit(opts)}`;
       g.emit({ ops: ['tensor'], src: `dev.tensor(${wrapData(g, data)}${optSrc})`, expect: 'ok', def, post: isTensorPost(dtype, shape) });
-      g.track(def, dtype, shape);
+      g.track(def, dtype, shape, { expected: dataExpected(dtype, data) });
     },
   },
   {
@@ -378,7 +402,7 @@ const cases: Case[] = [
       const opts = g.pick([undefined, {}, { pinned: false }]);
       const def = g.newVar();
       g.emit({ ops: [fn], src: `dev.${fn}(${args(shape, omitDType && opts === undefined ? undefined : omitDType ? raw('undefined') : dtype, opts)})`, expect: 'ok', def, post: isTensorPost(dtype, shape) });
-      g.track(def, dtype, shape);
+      g.track(def, dtype, shape, { expected: fn === 'zeros' && numel(shape) <= 65536 ? zerosOf(dtype, numel(shape)) : undefined });
     },
   },
   {
@@ -463,7 +487,7 @@ const cases: Case[] = [
       const n = numel(t.shape);
       if (g.chance(0.6)) {
         const range = g.pick(['', 'undefined', 'null', '{}']);
-        g.emit({ ops: [method], src: `${t.ref}.${method}(${range})`, expect: 'ok', deps: [t.root], anyOp: true, post: readPost(t, method, n) });
+        g.emit({ ops: [method], src: `${t.ref}.${method}(${range})`, expect: 'ok', deps: [t.root], anyOp: true, post: readPost(t, method, n, [0, n]) });
         return;
       }
       // Elements [start, end) of the flattened tensor.
@@ -472,7 +496,7 @@ const cases: Case[] = [
       const range: Record<string, number> = {};
       if (start !== 0 || g.chance(0.5)) range.start = start;
       if (end !== n || g.chance(0.5)) range.end = end;
-      g.emit({ ops: [method], src: `${t.ref}.${method}(${lit(range)})`, expect: 'ok', deps: [t.root], anyOp: true, post: readPost(t, method, end - start) });
+      g.emit({ ops: [method], src: `${t.ref}.${method}(${lit(range)})`, expect: 'ok', deps: [t.root], anyOp: true, post: readPost(t, method, end - start, [start, end]) });
     },
   },
   {
@@ -528,7 +552,7 @@ const cases: Case[] = [
       const opts = g.pick(['', ', {}', ', { pinned: false }']);
       const def = g.newVar();
       g.emit({ ops: ['to'], src: `${t.ref}.to(${target}${opts})`, expect: 'ok', deps: [t.root], def, post: isTensorPost(t.dtype, t.shape) });
-      g.track(def, t.dtype, t.shape);
+      g.track(def, t.dtype, t.shape, { expected: t.expected });
     },
   },
   {
@@ -559,7 +583,7 @@ const cases: Case[] = [
       const t = anyLive(g);
       const def = g.newVar();
       g.emit({ ops: ['clone'], src: `${t.ref}.clone(${g.chance(0.2) ? g.pick(ODD_VALUES) : ''})`, expect: 'ok', deps: [t.root], def, post: isTensorPost(t.dtype, t.shape) });
-      g.track(def, t.dtype, t.shape);
+      g.track(def, t.dtype, t.shape, { expected: t.expected });
     },
   },
   {
@@ -570,7 +594,11 @@ const cases: Case[] = [
       const to = g.pick(DTYPES);
       const def = g.newVar();
       g.emit({ ops: ['cast'], src: `${t.ref}.cast('${to}')`, expect: 'ok', deps: [t.root], def, post: isTensorPost(to, t.shape) });
-      g.track(def, to, t.shape);
+      const out = g.track(def, to, t.shape, { expected: castExpected(t, to) });
+      // Read it at once now and then: the conversion is checked where the model knows the values.
+      if (out.expected !== undefined && g.chance(0.5)) {
+        g.emit({ ops: ['toArray'], src: `${out.ref}.toArray()`, expect: 'ok', deps: [def], anyOp: true, post: readPost(out, 'toArray', numel(out.shape), [0, numel(out.shape)]) });
+      }
     },
   },
   {
@@ -590,7 +618,7 @@ const cases: Case[] = [
       const { shape, resolved } = factorShape(g, n);
       const def = g.newVar();
       g.emit({ ops: ['reshape'], src: `${t.ref}.reshape(${lit(shape)})`, expect: 'ok', deps: [t.root], def, post: isTensorPost(t.dtype, resolved) });
-      g.track(def, t.dtype, resolved);
+      g.track(def, t.dtype, resolved, { expected: t.expected });
     },
   },
   {
@@ -645,13 +673,61 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'tensor-then-mutate',
+    run(g) {
+      // The data is copied before tensor() returns: changing it right after must not show.
+      const dtype = g.pick(['f32', 'i32', 'u8'] as const);
+      const n = g.int(1, 3000);
+      const s = g.seed();
+      const data = dtype === 'f32' ? `rand(${n}, ${s})` : dtype === 'i32' ? `ints(Int32Array, ${n}, ${s}, -9, 9)` : `ints(Uint8Array, ${n}, ${s}, 0, 9)`;
+      const ctor = dtype === 'f32' ? 'Float32Array' : dtype === 'i32' ? 'Int32Array' : 'Uint8Array';
+      const held = g.chance(0.5) ? data : `shared(${ctor}, ${data})`;
+      const def = g.newVar();
+      g.emit({ ops: ['tensor'], src: `((a) => { const t = dev.tensor(a, { shape: [${n}] }); a.fill(7); return t; })(${held})`, expect: 'ok', def, post: isTensorPost(dtype, [n]) });
+      const t = g.track(def, dtype, [n], { expected: data });
+      g.emit({ ops: ['toArray'], src: `${t.ref}.toArray()`, expect: 'ok', deps: [def], anyOp: true, post: readPost(t, 'toArray', n, [0, n]) });
+    },
+  },
+  {
+    name: 'clone-then-dispose',
+    run(g) {
+      // The source is disposed while the copy is still queued: the copy must keep its values.
+      const roots = g.live((t) => !t.ref.includes('.') && t.expected !== undefined);
+      const t = roots.length > 0 ? g.pick(roots) : g.newTensor(g.pick(['f32', 'i32', 'u8', 'e4m3'] as const), g.shape(g.int(1, 3), 4096));
+      const def = g.newVar();
+      const copy = g.pick(['clone()', 'to(cpu)', "cast('" + t.dtype + "')", 'reshape([-1])']);
+      g.emit({ ops: ['clone', 'to', 'cast', 'reshape', 'dispose'], src: `((c) => (${t.ref}.dispose(), c))(${t.ref}.${copy})`, expect: 'ok', deps: [t.root], def, mutates: [t.root] });
+      t.disposed = true;
+      const n = numel(t.shape);
+      const c = g.track(def, t.dtype, copy.startsWith('reshape') ? [n] : t.shape, { expected: copy.startsWith('cast') ? castExpected(t, t.dtype) : t.expected });
+      g.emit({ ops: ['toArray'], src: `${c.ref}.toArray()`, expect: 'ok', deps: [def], anyOp: true, post: readPost(c, 'toArray', n, [0, n]) });
+    },
+  },
+  {
+    name: 'concurrent-reads',
+    run(g) {
+      const t = anyLive(g);
+      const n = numel(t.shape);
+      const k = g.int(0, n);
+      const post = readPost(t, 'toArray', n, [0, n], 'r[0]');
+      g.emit({
+        ops: ['toArray', 'bytes', 'synchronize'],
+        src: `Promise.all([${t.ref}.toArray(), ${t.ref}.bytes(), dev.synchronize(), ${t.ref}.toArray({ end: ${num(k)} }), ${t.ref}.bytes({ start: ${num(k)} })])`,
+        expect: 'ok',
+        deps: [t.root],
+        anyOp: true,
+        post: `${post} && r[1].length === ${num(tensorBytes(t.dtype, t.shape))} && r[2] === undefined && r[3].length === ${num(k)} && r[4].length === ${num(tensorBytes(t.dtype, [n - k]))}`,
+      });
+    },
+  },
+  {
     name: 'tensor-arg-bad',
     run(g) {
       // Device methods with a tensor where a shape or data goes.
       const bad = badTensor(g, DTYPES);
       const fn = g.pick(['zeros', 'empty', 'tensor']);
-      // Some odd values ([], [1, 2], a Float32Array) are data.
-      const expect = fn === 'tensor' && bad.variant === 'odd-value' ? 'any' : 'error';
+      // Some odd values ([], [1, 2], a Float32Array) are data or shapes.
+      const expect = bad.variant === 'odd-value' ? 'any' : 'error';
       g.emit({ ops: [fn], src: `dev.${fn}(${bad.src})`, expect, deps: bad.deps, variant: bad.variant, why: `${bad.why} as ${fn === 'tensor' ? 'data' : 'a shape'}` });
     },
   },
