@@ -95,7 +95,8 @@ export function num(x: number): string {
   if (Number.isInteger(x) && Math.abs(x) >= 2 ** 20) {
     const a = Math.abs(x);
     const k = Math.round(Math.log2(a));
-    const text = 2 ** k === a ? `2 ** ${k}` : 2 ** k + 64 === a ? `2 ** ${k} + 64` : 2 ** k - 1 === a ? `2 ** ${k} - 1` : undefined;
+    const d = a - 2 ** k;
+    const text = d === 0 ? `2 ** ${k}` : Math.abs(d) <= 256 ? `2 ** ${k} ${d > 0 ? '+' : '-'} ${Math.abs(d)}` : undefined;
     if (text !== undefined) return x < 0 ? `-(${text})` : text;
   }
   return String(x);
