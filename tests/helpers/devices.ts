@@ -7,9 +7,19 @@
  * describe.skipIf(!gpu)(`cuda${gpu ? '' : ` (skipped: ${cudaSkipReason()})`}`, () => { ... });
  * ```
  * so a run without a GPU reports each skipped block with the reason.
+ *
+ * A skip is only right where there is no GPU: on a machine that has one, a
+ * CPU-only addon or a broken driver would turn every GPU test into a skip
+ * and leave the run green. {@link missingGpuFailure} says when that is a
+ * failure (tests/runtime/gpu_expected.test.ts fails with it): a GPU is
+ * visible to the OS ({@link visibleGpu}) or `MOEKIT_EXPECT_GPU=1`, and CUDA
+ * is not usable. `MOEKIT_EXPECT_GPU=0` runs CPU-only on purpose.
  * @module
  */
-import { type Device, cudaStatus, device, devices } from '../../lib/index.js';
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+
+import { type CudaStatus, type Device, cudaStatus, device, devices } from '../../lib/index.js';
 
 /** Every device present: the CPU first, then each usable CUDA GPU. */
 export function testDevices(): Device[] {
@@ -25,4 +35,78 @@ export function cudaDevice(): Device | undefined {
 export function cudaSkipReason(): string {
   const status = cudaStatus();
   return status.available ? '' : status.reason;
+}
+
+/** `MOEKIT_EXPECT_GPU`: true for 1, false for 0, undefined when unset or empty. */
+export function expectGpuSetting(value: string | undefined): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === '1') return true;
+  if (value === '0') return false;
+  throw new RangeError(`MOEKIT_EXPECT_GPU must be 1 (a GPU must be usable) or 0 (run CPU-only on purpose), got '${value}'`);
+}
+
+/** Where {@link visibleGpu} looks; replaceable for its tests. */
+export interface GpuProbes {
+  /** Entries of a directory; [] when it cannot be read. */
+  list(path: string): string[];
+  /** Output of `nvidia-smi -L`; undefined when it cannot run. */
+  nvidiaSmi(): string | undefined;
+}
+
+const SYSTEM_PROBES: GpuProbes = {
+  list: (path) => {
+    try {
+      return readdirSync(path);
+    } catch {
+      return [];
+    }
+  },
+  nvidiaSmi: () => {
+    const r = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8', timeout: 15_000 });
+    return r.error || r.status !== 0 ? undefined : r.stdout;
+  },
+};
+
+/**
+ * What shows an NVIDIA GPU on this machine, whatever CUDA makes of it: a
+ * device node /dev/nvidiaN, an entry in /proc/driver/nvidia/gpus, or a GPU
+ * in `nvidia-smi -L`. Undefined when none does.
+ */
+export function visibleGpu(probes: GpuProbes = SYSTEM_PROBES): string | undefined {
+  const nodes = probes.list('/dev').filter((name) => /^nvidia\d+$/.test(name));
+  if (nodes.length > 0) return `/dev/${nodes[0]} exists`;
+  const gpus = probes.list('/proc/driver/nvidia/gpus');
+  if (gpus.length > 0) return `/proc/driver/nvidia/gpus lists ${gpus.join(', ')}`;
+  const smi = probes.nvidiaSmi()?.split('\n').find((line) => /^GPU \d+:/.test(line.trim()));
+  if (smi) return `nvidia-smi -L lists '${smi.trim()}'`;
+  return undefined;
+}
+
+/** What decides whether GPU tests may be skipped. */
+export interface GpuExpectation {
+  /** MOEKIT_EXPECT_GPU ({@link expectGpuSetting}). */
+  readonly expectGpu: boolean | undefined;
+  /** What shows a GPU here ({@link visibleGpu}), or undefined. */
+  readonly gpuVisible: string | undefined;
+  /** What the addon says about CUDA. */
+  readonly status: Pick<CudaStatus, 'built' | 'available' | 'reason'>;
+}
+
+/**
+ * Why this run must fail rather than skip its GPU tests, or undefined when
+ * skipping (or running them) is right: CUDA is unusable although
+ * MOEKIT_EXPECT_GPU=1, or although a GPU is visible and MOEKIT_EXPECT_GPU is
+ * not 0.
+ */
+export function missingGpuFailure({ expectGpu, gpuVisible, status }: GpuExpectation): string | undefined {
+  if (status.available || expectGpu === false) return undefined;
+  const why = expectGpu ? 'MOEKIT_EXPECT_GPU=1' : gpuVisible ? `a GPU is visible (${gpuVisible})` : undefined;
+  if (!why) return undefined;
+  return `${why} but the GPU tests cannot run: ${status.reason}. Every GPU test would be skipped: fix that, or set MOEKIT_EXPECT_GPU=0 to run CPU-only on purpose.`;
+}
+
+/** {@link missingGpuFailure} for this machine, this addon and this environment. */
+export function gpuExpectationHere(): GpuExpectation {
+  const status = cudaStatus();
+  return { expectGpu: expectGpuSetting(process.env.MOEKIT_EXPECT_GPU), gpuVisible: visibleGpu(), status };
 }
