@@ -5,7 +5,7 @@
 //
 // Environment:
 //   MOEKIT_FUZZ_SEED      the seed (else MOEKIT_TEST_SEED, else a fresh one)
-//   MOEKIT_FUZZ_BATCHES   random batches (default 8), e.g. 200 for a long local run
+//   MOEKIT_FUZZ_BATCHES   random batches (default 24), e.g. 200 for a long local run
 //   MOEKIT_FUZZ_CALLS     calls per random batch (default 300)
 //   MOEKIT_FUZZ_BATCH     run only this batch: a number, or 'edges'
 //   MOEKIT_FUZZ_HUGE=1    also valid multi-GiB calls (reads of more than 4 GiB; needs ~16 GiB free)
@@ -30,7 +30,7 @@ function envInt(name: string, fallback: number, min: number): number {
 }
 
 const SEED = process.env.MOEKIT_FUZZ_SEED ? envInt('MOEKIT_FUZZ_SEED', 0, 0) : TEST_SEED;
-const BATCHES = envInt('MOEKIT_FUZZ_BATCHES', 8, 0);
+const BATCHES = envInt('MOEKIT_FUZZ_BATCHES', 24, 0);
 const CALLS = envInt('MOEKIT_FUZZ_CALLS', 300, 1);
 const ONLY = process.env.MOEKIT_FUZZ_BATCH ?? '';
 const HUGE = process.env.MOEKIT_FUZZ_HUGE === '1';
@@ -105,7 +105,7 @@ const runEdges = ONLY === '' || ONLY === 'edges';
 const randomBatches = ONLY === '' ? Array.from({ length: BATCHES }, (_, i) => i) : ONLY === 'edges' ? [] : [envInt('MOEKIT_FUZZ_BATCH', 0, 0)];
 
 describe(`fuzz (seed ${SEED}, rerun with MOEKIT_FUZZ_SEED=${SEED})`, () => {
-  it.skipIf(!runEdges)('edge batch: every case twice, fixed seed', async () => {
+  it.skipIf(!runEdges)('edge batch: every case three times, fixed seed', async () => {
     await edgeBatch();
   });
 

@@ -28,8 +28,11 @@ export interface KnownFinding {
 
 export const KNOWN_FINDINGS: readonly KnownFinding[] = [
   {
-    name: 'Tensor methods called on a non-tensor throw engine errors',
-    note: "m.Tensor.prototype.toArray.call({}) throws 'this.handle is not a function' and .call(null) 'Cannot read properties of null', without a code",
+    name: 'methods called on a non-instance throw engine errors',
+    note:
+      "m.Tensor.prototype.toArray.call({}) throws 'this.handle is not a function', m.Quantized.prototype.dispose.call({}) and " +
+      "String(Object.create(m.Quantized.prototype)) 'Cannot read properties of undefined', m.baselines.PreparedFp8Gemm.prototype.run.call({}) " +
+      "'Receiver must be an instance of class PreparedFp8Gemm', m.Device.prototype.zeros.call(null, [2]) 'Cannot read properties of null': TypeErrors without a code",
     kinds: ['bad-error'],
     variants: ['foreign-this'],
   },
@@ -38,6 +41,12 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
     note: 'm.baselines.status(Object.create(m.Device.prototype)) returns a status (for an undefined device id) instead of rejecting the object',
     kinds: ['accepted-invalid'],
     variants: ['fake-device'],
+  },
+  {
+    name: 'dtypeSize and isFloatDType take anything',
+    note: "m.dtypeSize('toString') returns a function, m.dtypeSize('f64') undefined, m.isFloatDType({}) and m.isFloatDType('f64') true",
+    kinds: ['accepted-invalid'],
+    variants: ['not-a-dtype'],
   },
 ];
 

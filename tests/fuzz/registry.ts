@@ -7,7 +7,7 @@
  * expects, a failing call must fail with a TypeError, RangeError or
  * MoekitError carrying an `ERR_MOEKIT_` code and naming one of its `ops`.
  * Batches pick cases at random by weight; the edge batch runs every case
- * twice with a fixed seed, so every tag is exercised on every run.
+ * three times with a fixed seed, so every tag is exercised on every run.
  *
  * To cover a new entry point, add a case to its family's file:
  *
@@ -81,7 +81,7 @@ export function generateBatch(seed: number, batch: number, calls: number, option
 }
 
 /** The edge batch: every case `repeats` times, in registry order, from {@link EDGE_SEED}. */
-export function generateEdgeBatch(options: GenOptions, repeats = 2): Call[] {
+export function generateEdgeBatch(options: GenOptions, repeats = 3): Call[] {
   const g = new Gen(new Rng(EDGE_SEED, 'fuzz edges'), options);
   for (let r = 0; r < repeats; r++) for (const e of entries()) runCase(g, e);
   return g.calls;

@@ -74,7 +74,7 @@ export interface RunOptions {
 
 const VALUES_URL = new URL('./values.mjs', import.meta.url).href;
 const DRIVER_URL = new URL('./driver.mjs', import.meta.url).href;
-const HELPERS = ['rand', 'randBits', 'rand64', 'ints', 'hideLength', 'sneaky', 'shared', 'offsetView', 'flipping', 'throwing', 'holes', 'same'];
+const HELPERS = ['rand', 'randBits', 'rand64', 'ints', 'hideLength', 'sneaky', 'shared', 'offsetView', 'flipping', 'throwing', 'holes', 'same', 'inWorker'];
 const DEVICE_LINE = "const dev = m.device(process.env.MOEKIT_FUZZ_DEVICE || 'cpu');";
 
 function callEntry(c: Call): string {

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { Worker } from 'node:worker_threads';
+
 // mulberry32: a tiny seeded generator, so a call's data is `rand(n, seed)`
 // rather than a literal of n numbers.
 function generator(seed) {
@@ -134,4 +136,27 @@ export function same(actual, expected) {
     if (!Object.is(x, y) && !(Number.isNaN(x) && Number.isNaN(y))) return `element ${i} is ${Object.is(x, -0) ? '-0' : x}, expected ${Object.is(y, -0) ? '-0' : y}`;
   }
   return true;
+}
+
+const ENTRY = new URL('../../dist/lib/index.js', import.meta.url).href;
+
+/**
+ * Runs `body` (a script over `m`, the built package, and `cpu`) in a
+ * Worker and ends the Worker `afterMs` milliseconds after `body` returned,
+ * with its work still queued; resolves to the Worker's exit code.
+ */
+export async function inWorker(body, afterMs) {
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     import(${JSON.stringify(ENTRY)}).then((m) => {
+       const cpu = m.device('cpu');
+       ${body}
+       parentPort.postMessage('queued');
+     });`,
+    { eval: true },
+  );
+  const failed = new Promise((_, reject) => worker.once('error', reject));
+  await Promise.race([new Promise((resolve) => worker.once('message', resolve).once('exit', resolve)), failed]);
+  await new Promise((resolve) => setTimeout(resolve, afterMs));
+  return Promise.race([worker.terminate(), failed]);
 }

@@ -551,6 +551,77 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'other-bad-receiver',
+    run(g) {
+      // Methods of Device, Quantized and PreparedFp8Gemm called on something else.
+      const receiver = g.pick(['{}', 'null', 'undefined', 'Object.create(m.Device.prototype)', 'Object.create(m.Quantized.prototype)', '[]']);
+      const src = g.pick([
+        `m.Device.prototype.${g.pick(['zeros([2])', 'empty([2])', 'tensor([1])', 'synchronize()', 'memory()', 'releaseCache()'])}`,
+        `m.Quantized.prototype.${g.pick(['dispose()', 'toString()'])}`,
+        `m.baselines.PreparedFp8Gemm.prototype.${g.pick(['run()', 'dispose()'])}`,
+      ]);
+      const open = src.indexOf('(');
+      const method = src.slice(src.lastIndexOf('.', open) + 1, open);
+      const argText = src.slice(open + 1, -1);
+      const call = `${src.slice(0, open)}.call(${receiver}${argText ? `, ${argText}` : ''})`;
+      const cls = src.split('.prototype')[0]!.replace('m.baselines.', '').replace('m.', '');
+      g.emit({ ops: [method, `${cls}.${method}`, 'baselines.fp8Gemm'], src: call, expect: 'error', variant: 'foreign-this', why: `this is not a ${cls}` });
+    },
+  },
+  {
+    name: 'brand-checks',
+    weight: 0.5,
+    run(g) {
+      if (g.chance(0.5)) {
+        const t = anyLive(g);
+        const [arg, is] = g.pick<readonly [string, boolean]>([
+          [t.ref, true], [`new Proxy(${t.ref}, {})`, false], ['Object.create(m.Tensor.prototype)', false], [`{ ...${t.ref} }`, false], ['null', false], ['cpu', false],
+        ]);
+        g.emit({ ops: ['isTensor'], src: `m.Tensor.isTensor(${arg})`, expect: 'ok', deps: [t.root], post: `r === ${is}` });
+      } else {
+        const live = g.quants.filter((q) => !q.values.disposed && !q.scales.disposed);
+        if (live.length === 0) return;
+        const q = g.pick(live);
+        const [arg, is] = g.pick<readonly [string, boolean]>([
+          [q.ref, true], [`new Proxy(${q.ref}, {})`, false], ['Object.create(m.Quantized.prototype)', false], [`{ ...${q.ref} }`, false], [q.values.ref, false], ['undefined', false],
+        ]);
+        g.emit({ ops: ['isQuantized'], src: `m.Quantized.isQuantized(${arg})`, expect: 'ok', deps: [q.root], post: `r === ${is}` });
+      }
+    },
+  },
+  {
+    name: 'dtype-helpers',
+    weight: 0.5,
+    run(g) {
+      const fn = g.pick(['dtypeSize', 'isFloatDType'] as const);
+      if (g.chance(0.6)) {
+        const d = g.pick(DTYPES);
+        const want = fn === 'dtypeSize' ? tensorBytes(d, [1]) : FLOATS.includes(d);
+        g.emit({ ops: [fn], src: `m.${fn}('${d}')`, expect: 'ok', post: `r === ${want}` });
+      } else {
+        const bad = g.pick(["'f64'", "'toString'", "'constructor'", "'__proto__'", 'undefined', '7', "'F32'", '{}']);
+        g.emit({ ops: [fn], src: `m.${fn}(${bad})`, expect: 'error', variant: 'not-a-dtype', why: 'not a dtype' });
+      }
+    },
+  },
+  {
+    name: 'worker-ends',
+    weight: 0.15,
+    run(g) {
+      // A Worker queues work and ends (terminated, or exiting) before it is done: its buffers must be freed.
+      const pieces = [
+        `const x = cpu.tensor(new Float32Array(4096).fill(0.25), { shape: [64, 64] }); for (let i = 0; i < ${g.int(1, 20)}; i++) m.gemm(x, x);`,
+        `const z = cpu.zeros([${g.int(0, 2 ** 20)}]); z.toArray(); z.bytes({ start: 1 });`,
+        `m.quantize(cpu.zeros([${g.int(0, 64)}, 256]), { block: [1, 128] }).values.toArray();`,
+        'const t = cpu.tensor([1, 2, 3]); t.clone().toArray(); t.dispose();',
+        'cpu.synchronize();',
+        `setTimeout(() => process.exit(0), ${g.int(0, 3)});`,
+      ];
+      const body = Array.from({ length: g.int(1, 3) }, () => `{ ${g.pick(pieces)} }`).join(' ');
+      g.emit({ ops: ['Worker'], src: `inWorker(${lit(body)}, ${g.pick([0, 1, 5, 20])})`, expect: 'ok', post: "r === undefined || typeof r === 'number'" });
+    },
+  },
+  {
     name: 'to',
     run(g) {
       const t = anyLive(g);
