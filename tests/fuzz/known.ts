@@ -1,29 +1,30 @@
 /**
- * KNOWN FINDINGS: what the fuzz test finds today and is being fixed.
+ * KNOWN FINDINGS: what the fuzz test finds today and is waiting for a fix.
  *
  * A finding that matches an entry (its kind, and its call's variant or tag)
- * does not fail its batch; it is counted in a note printed at the end. For
- * each entry an `it.fails` test checks that the edge batch (fixed seed,
- * every case) still shows it, so the day the fix lands that test fails:
- * delete the entry then, and the generators enforce the fix from there on.
- * Keep this list short; an empty list is the goal.
+ * does not fail its batch; it is counted in a note printed at the end. Each
+ * entry carries calls that reproduce it, and an `it.fails` test runs them:
+ * the day the fix lands that test fails, saying to delete the entry, and
+ * the generators enforce the fix from then on. Keep this list short; an
+ * empty list is the goal.
  * @module
  */
+import type { Call, Expect } from './gen.js';
 import type { Finding, FindingKind } from './runner.js';
 
 /** A finding expected today. */
 export interface KnownFinding {
   /** Short name, shown in the `it.fails` test. */
   readonly name: string;
-  /** What happens, with a one-line reproduction. */
+  /** What happens. */
   readonly note: string;
   readonly kinds: readonly FindingKind[];
   /** Call variants it shows up in (`Call.variant`). */
   readonly variants?: readonly string[];
   /** Call tags it shows up in (`<family>/<case>`). */
   readonly tags?: readonly string[];
-  /** Only generated with MOEKIT_FUZZ_HUGE=1. */
-  readonly huge?: boolean;
+  /** Calls (sources over `m`, `cpu` and `dev` alone) that show it today. */
+  readonly repro: readonly { readonly src: string; readonly ops: readonly string[]; readonly expect: Expect }[];
 }
 
 export const KNOWN_FINDINGS: readonly KnownFinding[] = [
@@ -35,18 +36,32 @@ export const KNOWN_FINDINGS: readonly KnownFinding[] = [
       "'Receiver must be an instance of class PreparedFp8Gemm', m.Device.prototype.zeros.call(null, [2]) 'Cannot read properties of null': TypeErrors without a code",
     kinds: ['bad-error'],
     variants: ['foreign-this'],
+    repro: [
+      { src: 'm.Tensor.prototype.toArray.call({})', ops: ['toArray'], expect: 'error' },
+      { src: 'm.Tensor.prototype.clone.call(null)', ops: ['clone'], expect: 'error' },
+      { src: 'm.Quantized.prototype.dispose.call({})', ops: ['dispose'], expect: 'error' },
+      { src: 'String(Object.create(m.Quantized.prototype))', ops: ['toString'], expect: 'any' },
+      { src: 'm.baselines.PreparedFp8Gemm.prototype.run.call({})', ops: ['run', 'baselines.fp8Gemm'], expect: 'error' },
+      { src: 'm.Device.prototype.zeros.call(null, [2])', ops: ['zeros'], expect: 'error' },
+    ],
   },
   {
     name: 'a look-alike Device is accepted by baselines.status',
     note: 'm.baselines.status(Object.create(m.Device.prototype)) returns a status (for an undefined device id) instead of rejecting the object',
     kinds: ['accepted-invalid'],
     variants: ['fake-device'],
+    repro: [{ src: 'm.baselines.status(Object.create(m.Device.prototype))', ops: ['baselines.status'], expect: 'error' }],
   },
   {
     name: 'dtypeSize and isFloatDType take anything',
     note: "m.dtypeSize('toString') returns a function, m.dtypeSize('f64') undefined, m.isFloatDType({}) and m.isFloatDType('f64') true",
     kinds: ['accepted-invalid'],
     variants: ['not-a-dtype'],
+    repro: [
+      { src: "m.dtypeSize('toString')", ops: ['dtypeSize'], expect: 'error' },
+      { src: "m.dtypeSize('f64')", ops: ['dtypeSize'], expect: 'error' },
+      { src: 'm.isFloatDType({})', ops: ['isFloatDType'], expect: 'error' },
+    ],
   },
 ];
 
@@ -57,4 +72,17 @@ export function knownEntry(f: Finding): KnownFinding | undefined {
   return KNOWN_FINDINGS.find(
     (k) => k.kinds.includes(f.kind) && ((call.variant !== undefined && (k.variants ?? []).includes(call.variant)) || (k.tags ?? []).includes(call.tag)),
   );
+}
+
+/** The reproductions of every entry as one batch; `owner[i]` is the entry of call `i`. */
+export function knownBatch(): { calls: Call[]; owner: KnownFinding[] } {
+  const calls: Call[] = [];
+  const owner: KnownFinding[] = [];
+  for (const k of KNOWN_FINDINGS) {
+    for (const r of k.repro) {
+      calls.push({ index: calls.length, tag: 'known/repro', ops: r.ops, src: r.src, expect: r.expect, deps: [], ...(k.variants?.[0] ? { variant: k.variants[0] } : {}) });
+      owner.push(k);
+    }
+  }
+  return { calls, owner };
 }
