@@ -287,7 +287,8 @@ export class Gen {
       src = `dev.tensor(${data}, ${lit({ shape: [...shape], dtype })})`;
       expected = dtype === 'u8' ? data : `m.fp8.decode(${data}, '${dtype}')`;
     } else {
-      const data = `rand(${n}, ${this.seed()})`;
+      // Now and then every bit pattern: NaNs, infinities and subnormals go through the ops too.
+      const data = this.chance(0.1) ? `randBits(${n}, ${this.seed()})` : `rand(${n}, ${this.seed()})`;
       src = `dev.tensor(${data}, ${lit({ shape: [...shape], dtype })})`;
       if (dtype === 'f32') expected = data;
     }

@@ -26,7 +26,8 @@ const GEMM_DTYPES = ['f32', 'bf16', 'f16'] as const;
 const BAD_IMPLS: readonly string[] = ["'v'", "'V1'", "'gpu'", "'v1.5'", '7', "'v99'", "'cuda'", "'auto '"];
 
 function mn(g: Gen): number {
-  return g.pick([0, 1, 2, 3, 5, 8, 17, 33]);
+  // Now and then a size that spreads over the CPU threads.
+  return g.chance(0.03) ? g.int(129, 256) : g.pick([0, 1, 2, 3, 5, 8, 17, 33]);
 }
 
 function kDim(g: Gen): number {
@@ -77,6 +78,28 @@ const cases: Case[] = [
       g.emit({ ops: ['gemm'], src: `m.gemm(${a.ref}, ${b.ref}${opts.src})`, expect: 'ok', deps: [a.root, b.root], def, post: isTensorPost(opts.out, [m, n]) });
       // An empty sum is zero.
       g.track(def, opts.out, [m, n], { expected: k === 0 ? zerosOf(opts.out, m * n) : undefined });
+    },
+  },
+  {
+    name: 'gemm-then-dispose-inputs',
+    run(g) {
+      // The inputs are disposed while the product is queued: it must still be computed from them.
+      const dtype = g.pick(GEMM_DTYPES);
+      const [m, n, k] = [mn(g), mn(g), g.pick([0, 0, 1, 64])];
+      const a = g.newTensor(dtype, [m, k]);
+      const b = g.newTensor(dtype, [n, k]);
+      const post = `r instanceof Float32Array && r.length === ${m * n}${k === 0 ? ` && same(r, ${zerosOf('f32', m * n)})` : ''}`;
+      g.emit({
+        ops: ['gemm', 'toArray', 'dispose'],
+        src: `(async () => { const c = m.gemm(${a.ref}, ${b.ref}); ${a.ref}.dispose(); ${b.ref}.dispose(); try { return await c.toArray(); } finally { c.dispose(); } })()`,
+        expect: 'ok',
+        deps: [a.root, b.root],
+        mutates: [a.root, b.root],
+        anyOp: true,
+        post,
+      });
+      a.disposed = true;
+      b.disposed = true;
     },
   },
   {

@@ -781,6 +781,18 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'read-then-dispose',
+    run(g) {
+      // Disposed right after the read was queued: the read still gets the values.
+      const roots = g.live((t) => !t.ref.includes('.'));
+      const t = roots.length > 0 && g.chance(0.7) ? g.pick(roots) : g.newTensor(g.pick(DTYPES), g.shape(g.int(1, 3), 4096));
+      const n = numel(t.shape);
+      const method = g.pick(['toArray', 'bytes'] as const);
+      g.emit({ ops: [method, 'dispose'], src: `((p) => (${t.ref}.dispose(), p))(${t.ref}.${method}())`, expect: 'ok', deps: [t.root], mutates: [t.root], anyOp: true, post: readPost(t, method, n, [0, n]) });
+      t.disposed = true;
+    },
+  },
+  {
     name: 'concurrent-reads',
     run(g) {
       const t = anyLive(g);
