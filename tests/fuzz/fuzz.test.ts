@@ -10,6 +10,7 @@
 //   MOEKIT_FUZZ_BATCH     run only this batch: a number, or 'edges'
 //   MOEKIT_FUZZ_HUGE=1    also valid multi-GiB calls (reads of more than 4 GiB; needs ~16 GiB free)
 //   MOEKIT_FUZZ_DEVICE    the device under test (default cpu)
+//   MOEKIT_FUZZ_KEEP=1    keep every batch module and its log (in the OS temp folder), not only failing ones
 import { availableParallelism } from 'node:os';
 
 import { afterAll, describe, expect, it } from 'vitest';

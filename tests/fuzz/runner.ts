@@ -55,7 +55,7 @@ export interface BatchOutcome {
   /** Child processes started. */
   readonly children: number;
   readonly ms: number;
-  /** The last batch module and its log, kept when there were findings. */
+  /** The last batch module and its log, kept when there were findings (always with MOEKIT_FUZZ_KEEP=1). */
   readonly file?: string;
   readonly log?: string;
 }
@@ -267,6 +267,7 @@ export async function runCalls(calls: readonly Call[], options: RunOptions): Pro
     }
   }
   const list = [...findings.values()];
-  if (list.length === 0) rmSync(dir, { recursive: true, force: true });
-  return { findings: list, ran: ran.size, children, ms: Date.now() - started, ...(list.length > 0 ? { file, log } : {}) };
+  const keep = list.length > 0 || process.env.MOEKIT_FUZZ_KEEP === '1';
+  if (!keep) rmSync(dir, { recursive: true, force: true });
+  return { findings: list, ran: ran.size, children, ms: Date.now() - started, ...(keep ? { file, log } : {}) };
 }
