@@ -1,12 +1,16 @@
 // The test helpers themselves: a comparison that cannot fail, or a
 // generator that repeats itself, would make every suite built on them
 // meaningless.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 import { UnsupportedError, buildInfo, kernelVersions } from '../../lib/index.js';
 import { expectCodes, f32Bits, f32FromBits, nextDownF32, nextUpF32 } from './bits.js';
 import { expectClose, fp8GemmDiff, relativeError } from './close.js';
 import { cudaDevice, cudaSkipReason, testDevices } from './devices.js';
+import { REPO_ROOT } from './child.js';
 import { gemmReference, roundTo } from './gemm_oracle.js';
 import { Rng, TEST_SEED, rng } from './rng.js';
 import { type Accumulator, UNIT_ROUNDOFF, accumulationBound, outputRounding, productTolerance } from './tolerance.js';
@@ -19,6 +23,25 @@ describe('rng', () => {
     expect(draw(new Rng(TEST_SEED, 'a'))).toEqual(draw(rng('a')));
     expect(draw(rng('a'))).not.toEqual(draw(rng('b')));
     expect(draw(new Rng(TEST_SEED ^ 1, 'a'))).not.toEqual(draw(rng('a')));
+  });
+
+  it('tests draw random inputs only from the run seed (MOEKIT_TEST_SEED), so every failure can be rerun', () => {
+    // tests/fuzz follows MOEKIT_FUZZ_SEED/MOEKIT_TEST_SEED on its own.
+    const files = readdirSync(join(REPO_ROOT, 'tests'), { recursive: true, encoding: 'utf8' }).filter(
+      (f) => /\.(ts|mjs|cc)$/.test(f) && !f.startsWith('fuzz') && f !== join('helpers', 'rng.ts') && f !== join('helpers', 'helpers.test.ts'),
+    );
+    const unseeded: string[] = [];
+    for (const f of files) {
+      const text = readFileSync(join(REPO_ROOT, 'tests', f), 'utf8');
+      if (f.endsWith('.cc')) {
+        // C++ host checks: std::random_device or rand() only as a fallback, the seed from MOEKIT_TEST_SEED.
+        if (/random_device|\bs?rand\s*\(/.test(text) && !text.includes('MOEKIT_TEST_SEED')) unseeded.push(f);
+      } else if (/Math\.random\s*\(|\bgetRandomValues\b|\brandomUUID\b|from ['"](node:)?crypto['"]/.test(text)) {
+        unseeded.push(f);
+      }
+    }
+    expect(files.length).toBeGreaterThan(20);
+    expect(unseeded, 'draw random inputs from tests/helpers/rng.ts (rng(stream)); C++ checks read MOEKIT_TEST_SEED').toEqual([]);
   });
 
   it('uniform, int and randn stay in range and look like their distributions', () => {

@@ -489,11 +489,15 @@ void check_fp8_as_bf16(std::mt19937& rng) {
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") != 0) {
-      std::fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick]  (random inputs from MOEKIT_TEST_SEED when set)\n", argv[0]);
       return 2;
     }
   }
-  const uint32_t seed = static_cast<uint32_t>(std::random_device{}());
+  // The vitest run passes its seed (tests/helpers/rng.ts), so a failure
+  // reruns with MOEKIT_TEST_SEED=<the seed printed>.
+  const char* seed_text = std::getenv("MOEKIT_TEST_SEED");
+  const uint32_t seed = seed_text && *seed_text ? static_cast<uint32_t>(std::strtoul(seed_text, nullptr, 10))
+                                                : static_cast<uint32_t>(std::random_device{}());
   std::mt19937 rng(seed);
 
   check_fragment_layouts();
@@ -552,7 +556,8 @@ int main(int argc, char** argv) {
   }
 
   if (g_failures != 0) {
-    std::fprintf(stderr, "mma_layout_check: %ld of %ld checks failed (seed %u)\n", g_failures, g_checks, seed);
+    std::fprintf(stderr, "mma_layout_check: %ld of %ld checks failed (seed %u: rerun with MOEKIT_TEST_SEED=%u)\n", g_failures, g_checks,
+                 seed, seed);
     return 1;
   }
   std::printf("mma_layout_check: %ld checks passed (seed %u)\n", g_checks, seed);

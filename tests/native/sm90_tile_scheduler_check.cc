@@ -113,7 +113,9 @@ void check_config(const std::vector<int64_t>& ms, const std::vector<int64_t>& ns
 
 int main(int argc, char** argv) {
   bool quick = false;
-  g_seed = 0x5eed90a;
+  // --seed, else the vitest run's MOEKIT_TEST_SEED (tests/helpers/rng.ts), else a fixed one.
+  const char* seed_text = std::getenv("MOEKIT_TEST_SEED");
+  g_seed = seed_text && *seed_text ? std::strtoull(seed_text, nullptr, 10) : 0x5eed90a;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     if (std::strcmp(argv[i], "--seed") == 0 && i + 1 < argc) g_seed = std::strtoull(argv[++i], nullptr, 10);
@@ -161,7 +163,8 @@ int main(int argc, char** argv) {
     }
   }
   if (g_failures) {
-    std::fprintf(stderr, "%d failure(s) (seed %llu)\n", g_failures, static_cast<unsigned long long>(g_seed));
+    std::fprintf(stderr, "%d failure(s) (seed %llu: rerun with MOEKIT_TEST_SEED=%llu or --seed %llu)\n", g_failures,
+                 static_cast<unsigned long long>(g_seed), static_cast<unsigned long long>(g_seed), static_cast<unsigned long long>(g_seed));
     return 1;
   }
   std::printf("sm90 tile scheduler: ok (%zu m x %zu n x %zu sm counts, seed %llu)\n", ms.size(), ns.size(), sms.size(),

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -44,8 +45,8 @@ bool same_fields(const MatrixDescriptorFields& a, const MatrixDescriptorFields& 
          a.stride_byte_offset == b.stride_byte_offset && a.base_offset == b.base_offset && a.swizzle == b.swizzle;
 }
 
-void check_descriptor_fields(bool quick) {
-  std::mt19937 rng(1234);
+void check_descriptor_fields(bool quick, uint32_t seed) {
+  std::mt19937 rng(seed);
   const int n = quick ? 20000 : 400000;
   for (int i = 0; i < n; ++i) {
     // Fields are 14-bit counts of 16 bytes: byte values up to 2^18 - 16.
@@ -327,7 +328,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
   }
-  check_descriptor_fields(quick);
+  // The vitest run's MOEKIT_TEST_SEED (tests/helpers/rng.ts), else a fixed one.
+  const char* seed_text = std::getenv("MOEKIT_TEST_SEED");
+  const uint32_t seed = seed_text && *seed_text ? static_cast<uint32_t>(std::strtoul(seed_text, nullptr, 10)) : 1234u;
+  check_descriptor_fields(quick, seed);
   check_swizzle();
   check_fragment_layout();
   check_operand_reads<Fp8GemmV3Large>("large");
@@ -341,7 +345,7 @@ int main(int argc, char** argv) {
     check_tile_coverage_and_scales<Fp8GemmV3Small>("small", s[0], s[1], s[2]);
   }
   if (g_failures) {
-    std::fprintf(stderr, "%d failure(s)\n", g_failures);
+    std::fprintf(stderr, "%d failure(s) (seed %u: rerun with MOEKIT_TEST_SEED=%u)\n", g_failures, seed, seed);
     return 1;
   }
   std::printf("sm90 wgmma layout: ok\n");
