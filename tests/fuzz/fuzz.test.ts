@@ -5,7 +5,7 @@
 //
 // Environment:
 //   MOEKIT_FUZZ_SEED      the seed (else MOEKIT_TEST_SEED, else a fresh one)
-//   MOEKIT_FUZZ_BATCHES   random batches (default 24), e.g. 200 for a long local run
+//   MOEKIT_FUZZ_BATCHES   random batches (default 48), e.g. 500 for a long local run
 //   MOEKIT_FUZZ_CALLS     calls per random batch (default 300)
 //   MOEKIT_FUZZ_BATCH     run only this batch: a number, or 'edges'
 //   MOEKIT_FUZZ_HUGE=1    also valid multi-GiB calls (reads of more than 4 GiB; needs ~16 GiB free)
@@ -31,7 +31,7 @@ function envInt(name: string, fallback: number, min: number): number {
 }
 
 const SEED = process.env.MOEKIT_FUZZ_SEED ? envInt('MOEKIT_FUZZ_SEED', 0, 0) : TEST_SEED;
-const BATCHES = envInt('MOEKIT_FUZZ_BATCHES', 24, 0);
+const BATCHES = envInt('MOEKIT_FUZZ_BATCHES', 48, 0);
 const CALLS = envInt('MOEKIT_FUZZ_CALLS', 300, 1);
 const ONLY = process.env.MOEKIT_FUZZ_BATCH ?? '';
 const HUGE = process.env.MOEKIT_FUZZ_HUGE === '1';
