@@ -203,13 +203,21 @@ export class PreparedFp8Gemm {
    * (zero padded); in mode 'tensor', the scales as given.
    */
   get scales(): { readonly a: Tensor; readonly b: Tensor } {
-    this.#check('scales');
+    PreparedFp8Gemm.#own(this, 'scales').#check('scales');
     return { a: this.#tensors[1], b: this.#tensors[3] };
   }
 
   /** Whether {@link PreparedFp8Gemm.dispose} was called. */
   get disposed(): boolean {
-    return this.#disposed;
+    return PreparedFp8Gemm.#own(this, 'disposed').#disposed;
+  }
+
+  /** `value`, a method's receiver, checked to be one made by {@link prepareFp8Gemm}. */
+  static #own(value: unknown, method: string): PreparedFp8Gemm {
+    if (typeof value !== 'object' || value === null || !(#tensors in value)) {
+      throw typeError(`PreparedFp8Gemm.${method}`, 'this', 'a PreparedFp8Gemm (from baselines.prepareFp8Gemm())', value);
+    }
+    return value;
   }
 
   /**
@@ -221,7 +229,7 @@ export class PreparedFp8Gemm {
    */
   run(options?: RunOptions): Tensor {
     const op = 'baselines.fp8Gemm';
-    this.#check('run');
+    PreparedFp8Gemm.#own(this, 'run').#check('run');
     const opts = checkOptions(op, options, ['outDtype']);
     const outDtype = outDtypeOption(op, opts.outDtype);
     const [aValues, aScales, bValues, bScales] = this.#tensors;
@@ -234,13 +242,14 @@ export class PreparedFp8Gemm {
 
   /** Releases the operand references and the re-laid scales. Idempotent. */
   dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    for (const t of this.#tensors) t.dispose();
+    const self = PreparedFp8Gemm.#own(this, 'dispose');
+    if (self.#disposed) return;
+    self.#disposed = true;
+    for (const t of self.#tensors) t.dispose();
   }
 
   [Symbol.dispose](): void {
-    this.dispose();
+    PreparedFp8Gemm.prototype.dispose.call(this);
   }
 
   #check(method: string): void {

@@ -164,6 +164,20 @@ export class Device {
   /** Everything known about the device. */
   readonly info: DeviceInfo;
 
+  // Set only by the constructor: what tells a Device from a look-alike.
+  readonly #made = true;
+
+  /** Whether `value` is a Device from {@link device} (not an `Object.create` copy). */
+  static isDevice(value: unknown): value is Device {
+    return typeof value === 'object' && value !== null && #made in value;
+  }
+
+  /** The id of `self`, a method's receiver, checked to be a Device. */
+  static #idOf(self: unknown, op: string): string {
+    if (!Device.isDevice(self)) throw typeError(op, 'this', 'a Device (from device())', self);
+    return self.id;
+  }
+
   private constructor(info: DeviceInfo) {
     this.id = info.id;
     this.kind = info.kind;
@@ -192,29 +206,32 @@ export class Device {
   tensor(data: Uint8Array, options?: { shape?: readonly number[] }): Tensor<'u8'>;
   tensor<D extends DType = 'f32'>(data: TensorData, options?: TensorOptions<D>): Tensor<D>;
   tensor(data: TensorData, options?: TensorOptions<DType>): Tensor {
+    const id = Device.#idOf(this, 'tensor');
     const opts = checkOptions('tensor', options, ['shape', 'dtype']);
     const host = toHostArray(data);
     const dtype = opts.dtype === undefined ? defaultDType(data) : checkDType('tensor', 'options.dtype', opts.dtype);
     const shape = opts.shape === undefined ? [host.length] : checkShape('tensor', 'options.shape', opts.shape);
     const raw = isRawData(data, dtype);
     if (!raw) checkIntegerData(host, dtype);
-    return Tensor.fromNative(callNative(() => binding().fromData(this.id, dtype, shape, host, raw)));
+    return Tensor.fromNative(callNative(() => binding().fromData(id, dtype, shape, host, raw)));
   }
 
   /** A tensor of zeros. */
   zeros<D extends DType = 'f32'>(shape: readonly number[], dtype?: D, options?: AllocOptions): Tensor<D> {
+    const id = Device.#idOf(this, 'zeros');
     const s = checkShape('zeros', 'shape', shape);
     const d = dtype === undefined ? 'f32' : checkDType('zeros', 'dtype', dtype);
     const pinned = readPinned('zeros', options);
-    return Tensor.fromNative<D>(callNative(() => binding().zeros(this.id, d, s, pinned)));
+    return Tensor.fromNative<D>(callNative(() => binding().zeros(id, d, s, pinned)));
   }
 
   /** A tensor whose contents are unspecified until written. */
   empty<D extends DType = 'f32'>(shape: readonly number[], dtype?: D, options?: AllocOptions): Tensor<D> {
+    const id = Device.#idOf(this, 'empty');
     const s = checkShape('empty', 'shape', shape);
     const d = dtype === undefined ? 'f32' : checkDType('empty', 'dtype', dtype);
     const pinned = readPinned('empty', options);
-    return Tensor.fromNative<D>(callNative(() => binding().empty(this.id, d, s, pinned)));
+    return Tensor.fromNative<D>(callNative(() => binding().empty(id, d, s, pinned)));
   }
 
   /**
@@ -224,7 +241,8 @@ export class Device {
   synchronize(): Promise<void> {
     const callSite = new Error();
     try {
-      return settleNative(callNative(() => binding().synchronize(this.id)), callSite);
+      const id = Device.#idOf(this, 'synchronize');
+      return settleNative(callNative(() => binding().synchronize(id)), callSite);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -232,7 +250,8 @@ export class Device {
 
   /** Bytes and tensors alive on this device (and the GPU memory pool). */
   memory(): MemoryInfo {
-    return callNative(() => binding().memory(this.id));
+    const id = Device.#idOf(this, 'memory');
+    return callNative(() => binding().memory(id));
   }
 
   /**
@@ -241,10 +260,12 @@ export class Device {
    * @returns the bytes released.
    */
   releaseCache(): number {
-    return callNative(() => binding().releaseCache(this.id));
+    const id = Device.#idOf(this, 'releaseCache');
+    return callNative(() => binding().releaseCache(id));
   }
 
   toString(): string {
+    if (!Device.isDevice(this)) return 'Device(not made by moekit)';
     return `Device(${this.id}: ${this.name})`;
   }
 }
@@ -350,7 +371,7 @@ export function device(spec: DeviceSpec = 'auto'): Device {
 
 /** @internal A Device from a Device or a spec, for ops taking either; errors name `op`. */
 export function resolveDevice(op: string, target: unknown): Device {
-  if (target instanceof Device) return target;
+  if (Device.isDevice(target)) return target;
   if (typeof target === 'string') {
     const known = target === 'auto' || target === 'cpu' || target === 'cuda' || /^cuda:\d+$/.test(target);
     if (!known) throw typeError(op, 'device', `a Device or ${SPEC_TEXT}`, target);

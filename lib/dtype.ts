@@ -23,14 +23,22 @@ export type ArrayFor<D extends DType> = D extends 'i32' ? Int32Array : D extends
 
 const SIZES: Record<DType, number> = { f32: 4, f16: 2, bf16: 2, e4m3: 1, e5m2: 1, i32: 4, u8: 1 };
 
-/** Bytes per element of `dtype`. */
+/**
+ * Bytes per element of `dtype`.
+ * @throws TypeError when `dtype` is not one of {@link DTYPES}.
+ */
 export function dtypeSize(dtype: DType): number {
+  if (!isDType(dtype)) {
+    const e = new TypeError(`dtypeSize: dtype must be one of ${DTYPES.map((d) => `'${d}'`).join(', ')}, got ${String(dtype)}`);
+    (e as { code?: string }).code = 'ERR_MOEKIT_INVALID_ARG';
+    throw e;
+  }
   return SIZES[dtype];
 }
 
-/** Whether `dtype` is a floating-point type (FP8 included). */
-export function isFloatDType(dtype: DType): dtype is FloatDType {
-  return dtype !== 'i32' && dtype !== 'u8';
+/** Whether `dtype` is a floating-point dtype (FP8 included); false for anything that is not a dtype. */
+export function isFloatDType(dtype: unknown): dtype is FloatDType {
+  return isDType(dtype) && dtype !== 'i32' && dtype !== 'u8';
 }
 
 /** Whether `value` names a dtype. */

@@ -98,27 +98,35 @@ export class Quantized<F extends Fp8Format = Fp8Format> {
     return typeof value === 'object' && value !== null && #checked in value;
   }
 
+  /** `value`, a method's receiver, checked to be a Quantized. */
+  static #own(value: unknown, op: string): Quantized {
+    if (!Quantized.isQuantized(value)) throw typeError(op, 'this', 'a Quantized (from quantize() or asQuantized())', value);
+    return value;
+  }
+
   /** Shape of the quantized tensor. */
   get shape(): readonly number[] {
-    return this.values.shape;
+    return Quantized.#own(this, 'Quantized.shape').values.shape;
   }
 
   /** The device holding values and scales. */
   get device() {
-    return this.values.device;
+    return Quantized.#own(this, 'Quantized.device').values.device;
   }
 
   /** Disposes the values and the scales. */
   dispose(): void {
-    this.values.dispose();
-    this.scales.dispose();
+    const self = Quantized.#own(this, 'Quantized.dispose');
+    self.values.dispose();
+    self.scales.dispose();
   }
 
   [Symbol.dispose](): void {
-    this.dispose();
+    Quantized.prototype.dispose.call(this);
   }
 
   toString(): string {
+    if (!Quantized.isQuantized(this)) return 'Quantized(not made by moekit)';
     return `Quantized(${this.format} ${shapeText(this.shape)}, block ${blockText(this.block)}, ${this.scaleFormat} scales, on ${this.device.id})`;
   }
 }

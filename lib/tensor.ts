@@ -111,6 +111,12 @@ export class Tensor<D extends DType = DType> {
     return value;
   }
 
+  /** The handle of `self`, a method's receiver, checked like an op's argument. */
+  static #handleOf(self: unknown, op: string): NativeTensor {
+    checkTensor(op, 'tensor', self);
+    return self.handle(op, 'tensor');
+  }
+
   /**
    * The native handle, for ops; throws {@link DisposedError} naming `op` and
    * `arg` when this tensor was disposed, and a TypeError when `this` is not
@@ -141,7 +147,7 @@ export class Tensor<D extends DType = DType> {
    *   since the last read or synchronize.
    */
   toArray(range?: ReadRange): Promise<ArrayFor<D>> {
-    const handle = this.handle('toArray', 'tensor');
+    const handle = Tensor.#handleOf(this, 'toArray');
     const [start, end] = readRange('toArray', range, this.size, this.dtype === 'i32' || this.dtype === 'u8' ? dtypeSize(this.dtype) : 4);
     const callSite = new Error();
     const dtype = this.dtype;
@@ -157,7 +163,7 @@ export class Tensor<D extends DType = DType> {
    * @param range - elements `[start, end)` of the flattened tensor (default all).
    */
   bytes(range?: ReadRange): Promise<Uint8Array> {
-    const handle = this.handle('bytes', 'tensor');
+    const handle = Tensor.#handleOf(this, 'bytes');
     const [start, end] = readRange('bytes', range, this.size, dtypeSize(this.dtype));
     const callSite = new Error();
     return settleNative(callNative(() => binding().read(handle, false, start, end)), callSite).then((buffer) => new Uint8Array(buffer));
@@ -169,7 +175,7 @@ export class Tensor<D extends DType = DType> {
    *   later copies to a GPU faster (needs a CUDA device).
    */
   to(target: Device | DeviceSpec, options?: { pinned?: boolean }): Tensor<D> {
-    const handle = this.handle('to', 'tensor');
+    const handle = Tensor.#handleOf(this, 'to');
     const opts = checkOptions('to', options, ['pinned']);
     const pinned = opts.pinned ?? false;
     if (typeof pinned !== 'boolean') throw typeError('to', 'options.pinned', 'a boolean', pinned);
@@ -179,7 +185,7 @@ export class Tensor<D extends DType = DType> {
 
   /** A copy on the same device. */
   clone(): Tensor<D> {
-    const handle = this.handle('clone', 'tensor');
+    const handle = Tensor.#handleOf(this, 'clone');
     return Tensor.fromNative<D>(callNative(() => binding().copyTo(handle, this.device.id, false)));
   }
 
@@ -189,7 +195,7 @@ export class Tensor<D extends DType = DType> {
    * toward zero and saturating (NaN gives 0).
    */
   cast<E extends DType>(dtype: E): Tensor<E> {
-    const handle = this.handle('cast', 'tensor');
+    const handle = Tensor.#handleOf(this, 'cast');
     checkDType('cast', 'dtype', dtype);
     return Tensor.fromNative<E>(callNative(() => binding().cast(handle, dtype)));
   }
@@ -200,7 +206,7 @@ export class Tensor<D extends DType = DType> {
    * dimension may be -1 and is then inferred.
    */
   reshape(shape: readonly number[]): Tensor<D> {
-    const handle = this.handle('reshape', 'tensor');
+    const handle = Tensor.#handleOf(this, 'reshape');
     if (!Array.isArray(shape)) throw typeError('reshape', 'shape', 'an array of non-negative integers', shape);
     const inferred = shape.indexOf(-1);
     if (inferred >= 0 && shape.lastIndexOf(-1) !== inferred) throw rangeError('reshape', 'shape', 'a shape with at most one -1', shapeText(shape));
@@ -231,7 +237,7 @@ export class Tensor<D extends DType = DType> {
   }
 
   [Symbol.dispose](): void {
-    this.dispose();
+    Tensor.prototype.dispose.call(this);
   }
 
   toString(): string {

@@ -20,9 +20,14 @@ export function describe(value: unknown): string {
     default: break;
   }
   if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  if (ArrayBuffer.isView(value)) return withArticle(value.constructor.name);
   const name = (value as object).constructor?.name;
-  return name && name !== 'Object' ? `a ${name}` : 'an object';
+  return name && name !== 'Object' ? withArticle(name) : 'an object';
+}
+
+/** "a Tensor", "an Int32Array". */
+function withArticle(name: string): string {
+  return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
 }
 
 /** `actualText`, when given, replaces the description of `actual`. */

@@ -27,43 +27,7 @@ export interface KnownFinding {
   readonly repro: readonly { readonly src: string; readonly ops: readonly string[]; readonly expect: Expect }[];
 }
 
-export const KNOWN_FINDINGS: readonly KnownFinding[] = [
-  {
-    name: 'methods called on a non-instance throw engine errors',
-    note:
-      "m.Tensor.prototype.toArray.call({}) throws 'this.handle is not a function', m.Quantized.prototype.dispose.call({}) and " +
-      "String(Object.create(m.Quantized.prototype)) 'Cannot read properties of undefined', m.baselines.PreparedFp8Gemm.prototype.run.call({}) " +
-      "'Receiver must be an instance of class PreparedFp8Gemm', m.Device.prototype.zeros.call(null, [2]) 'Cannot read properties of null': TypeErrors without a code",
-    kinds: ['bad-error'],
-    variants: ['foreign-this'],
-    repro: [
-      { src: 'm.Tensor.prototype.toArray.call({})', ops: ['toArray'], expect: 'error' },
-      { src: 'm.Tensor.prototype.clone.call(null)', ops: ['clone'], expect: 'error' },
-      { src: 'm.Quantized.prototype.dispose.call({})', ops: ['dispose'], expect: 'error' },
-      { src: 'String(Object.create(m.Quantized.prototype))', ops: ['toString'], expect: 'any' },
-      { src: 'm.baselines.PreparedFp8Gemm.prototype.run.call({})', ops: ['run', 'baselines.fp8Gemm'], expect: 'error' },
-      { src: 'm.Device.prototype.zeros.call(null, [2])', ops: ['zeros'], expect: 'error' },
-    ],
-  },
-  {
-    name: 'a look-alike Device is accepted by baselines.status',
-    note: 'm.baselines.status(Object.create(m.Device.prototype)) returns a status (for an undefined device id) instead of rejecting the object',
-    kinds: ['accepted-invalid'],
-    variants: ['fake-device'],
-    repro: [{ src: 'm.baselines.status(Object.create(m.Device.prototype))', ops: ['baselines.status'], expect: 'error' }],
-  },
-  {
-    name: 'dtypeSize and isFloatDType take anything',
-    note: "m.dtypeSize('toString') returns a function, m.dtypeSize('f64') undefined, m.isFloatDType({}) and m.isFloatDType('f64') true",
-    kinds: ['accepted-invalid'],
-    variants: ['not-a-dtype'],
-    repro: [
-      { src: "m.dtypeSize('toString')", ops: ['dtypeSize'], expect: 'error' },
-      { src: "m.dtypeSize('f64')", ops: ['dtypeSize'], expect: 'error' },
-      { src: 'm.isFloatDType({})', ops: ['isFloatDType'], expect: 'error' },
-    ],
-  },
-];
+export const KNOWN_FINDINGS: readonly KnownFinding[] = [];
 
 /** The entry `f` matches, if any. */
 export function knownEntry(f: Finding): KnownFinding | undefined {
