@@ -185,7 +185,7 @@ describe('quantize rejects bad input with the argument named', () => {
 
   it('dequantize needs a Quantized', () => {
     using f = device('cpu').zeros([4, 128], 'f32');
-    expect(() => dequantize(f as unknown as Quantized)).toThrow('dequantize: q must be a Quantized (from quantize()), got a Tensor');
+    expect(() => dequantize(f as unknown as Quantized)).toThrow('dequantize: q must be a Quantized (from quantize() or asQuantized()), got a Tensor');
     using q = quantize(f, { block: [1, 128] });
     expect(() => dequantize(q, { dtype: 'e4m3' as 'f32' })).toThrow(
       "dequantize: options.dtype must be one of 'f32', 'bf16', 'f16', got a string ('e4m3')",

@@ -98,7 +98,7 @@ describe.each(testDevices().map((d) => [d.id, d] as const))('bad arguments on %s
     t.dispose();
     expectThrow(() => t.cast('bf16'), DisposedError, 'cast: tensor was disposed; a tensor cannot be used after dispose()');
     expectThrow(() => callNative(() => binding().cast(handle, 'bf16')), DisposedError, 'cast: tensor was disposed; a tensor cannot be used after dispose()');
-    expectThrow(() => callNative(() => binding().read(handle, true)), DisposedError, 'read: tensor was disposed; a tensor cannot be used after dispose()');
+    expectThrow(() => callNative(() => binding().read(handle, true, 0, 2)), DisposedError, 'read: tensor was disposed; a tensor cannot be used after dispose()');
   });
 
   it('an allocation that cannot succeed throws OutOfMemoryError and the device stays usable', async () => {
@@ -113,7 +113,7 @@ describe('arguments that are not what an op takes', () => {
   it('non-tensors where the binding wants a tensor', () => {
     expectThrow(() => callNative(() => binding().cast({} as never, 'f32')), TypeError, 'cast: tensor must be a Tensor, got an object');
     expectThrow(() => callNative(() => binding().cast(3 as never, 'f32')), TypeError, 'cast: tensor must be a Tensor, got a number (3)');
-    expectThrow(() => callNative(() => binding().read(null as never, true)), TypeError, 'read: tensor must be a Tensor, got null');
+    expectThrow(() => callNative(() => binding().read(null as never, true, 0, 0)), TypeError, 'read: tensor must be a Tensor, got null');
     const Ctor = (binding() as unknown as { NativeTensor: new () => unknown }).NativeTensor;
     expect(() => new Ctor()).toThrow("NativeTensor cannot be constructed directly; use a Device's tensor(), zeros() or empty()");
   });
