@@ -25,9 +25,9 @@ export function describe(value: unknown): string {
   return name && name !== 'Object' ? withArticle(name) : 'an object';
 }
 
-/** "a Tensor", "an Int32Array". */
+/** "a Tensor", "an Int32Array", "a Uint8Array" (a "you" sound). */
 function withArticle(name: string): string {
-  return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
+  return `${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name}`;
 }
 
 /** `actualText`, when given, replaces the description of `actual`. */

@@ -43,6 +43,8 @@ PY
   [[ -n $lt ]] && export MOEKIT_CUBLASLT_PATH=$lt
 fi
 echo "cuBLASLt: ${MOEKIT_CUBLASLT_PATH:-not found (baselines will report unavailable)}"
+# On a GPU machine a skipped GPU test is a failure, not a silent pass.
+export MOEKIT_EXPECT_GPU=1
 
 status=0
 run_phase() {

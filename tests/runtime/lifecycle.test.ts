@@ -153,6 +153,8 @@ describe.each(testDevices().map((d) => [d.id, d] as const))('tensor lifecycle on
     using c = dev.tensor(new Uint8Array(333), { dtype: 'e5m2' });
     using d = dev.zeros([7], 'i32');
     expect(a.byteLength + b.byteLength + c.byteLength + d.byteLength).toBe(4000 + 2000 + 333 + 28);
+    // Once the queue has run the uploads, which hold their staging buffers until then.
+    await dev.synchronize();
     const m = dev.memory();
     expect(counters(m)).toEqual({ bytes: before.bytes + 6361, buffers: before.buffers + 4, tensors: before.tensors + 4 });
     if (dev.kind === 'cuda') {
