@@ -5,6 +5,6 @@
  * @module
  */
 export { memorySuite } from './memory/copy.bench.js';
-export { fp8Suite } from './fp8/fp8_gemm.bench.js';
+export { fp8Suite } from './gemm/fp8_gemm.bench.js';
 export { quantizeSuite } from './fp8/quantize.bench.js';
 export { gemmSuite } from './gemm/gemm.bench.js';

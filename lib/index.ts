@@ -34,7 +34,7 @@ export {
 } from './device.js';
 export { Tensor, type TensorData, type ReadRange } from './tensor.js';
 export { buildInfo, kernelVersions, type BuildInfo, type KernelVersionInfo } from './info.js';
-export * as fp8 from './fp8.js';
+export * as fp8 from './fp8/codec.js';
 export {
   quantize,
   dequantize,
@@ -45,6 +45,7 @@ export {
   type DequantizeOptions,
   type ScaleFormat,
   type Impl,
-} from './quantize.js';
-export { gemm, fp8Gemm, type GemmOptions, type Fp8GemmOptions } from './gemm.js';
+} from './fp8/quantize.js';
+export { gemm, type GemmOptions } from './gemm/gemm.js';
+export { fp8Gemm, type Fp8GemmOptions } from './gemm/fp8_gemm.js';
 export * as baselines from './baselines.js';

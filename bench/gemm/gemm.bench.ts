@@ -6,7 +6,7 @@
  * @module
  */
 import { type Device, type Tensor, baselines, device as getDevice, gemm, kernelVersions } from '../../lib/index.js';
-import { DEEPSEEK_NK } from '../fp8/fp8_gemm.bench.js';
+import { DEEPSEEK_NK } from './fp8_gemm.bench.js';
 import { type GemmInputs, SharedGemmInputs, checkRows } from '../fp8/inputs.js';
 import { compareClose } from '../harness/compare.js';
 import { gemmBytes, gemmFlops } from '../harness/metrics.js';

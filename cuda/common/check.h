@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "error.h"
+#include "../../native/common/error.h"
 
 namespace moekit {
 

@@ -10,9 +10,9 @@
 
 #include <cstdint>
 
-#include "dtype.h"
-#include "float_convert.h"
-#include "hd.h"
+#include "../../native/common/dtype.h"
+#include "../../native/common/float_convert.h"
+#include "../../native/common/hd.h"
 
 namespace moekit {
 

@@ -13,7 +13,7 @@
 
 #include <cstdint>
 
-#include "dtype.h"
+#include "../../native/common/dtype.h"
 
 namespace moekit {
 

@@ -14,7 +14,7 @@
 // element i of an 8-bit operand is byte (i & 3) of register i / 4.
 #pragma once
 
-#include "hd.h"
+#include "../../native/common/hd.h"
 
 namespace moekit {
 

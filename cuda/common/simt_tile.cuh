@@ -5,8 +5,8 @@
 
 #include <cstdint>
 
-#include "dtype.h"
-#include "float_convert.h"
+#include "../../native/common/dtype.h"
+#include "../../native/common/float_convert.h"
 
 namespace moekit {
 

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "dtype.h"
+#include "../../native/common/dtype.h"
 #include "mma_layout.h"
 
 namespace moekit {

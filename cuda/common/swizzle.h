@@ -16,7 +16,7 @@
 
 #include <cstdint>
 
-#include "hd.h"
+#include "../../native/common/hd.h"
 #include "mma_layout.h"
 
 namespace moekit {

@@ -11,7 +11,7 @@
 
 #include <cstdint>
 
-#include "hd.h"
+#include "../../native/common/hd.h"
 
 namespace moekit {
 

@@ -16,9 +16,9 @@
 #include <algorithm>
 
 #include "../common/check.h"
-#include "../common/math.h"
-#include "quantize.h"
-#include "scale_math.h"
+#include "../../native/common/math.h"
+#include "../../native/ops/fp8/quantize.h"
+#include "../../native/ops/fp8/scale_math.h"
 
 namespace moekit {
 

@@ -5,10 +5,10 @@
 #include <cuda_runtime.h>
 
 #include "../common/check.h"
-#include "../common/float_convert.h"
-#include "../common/math.h"
+#include "../../native/common/float_convert.h"
+#include "../../native/common/math.h"
 #include "../common/simt_tile.cuh"
-#include "gemm.h"
+#include "../../native/ops/gemm/gemm.h"
 
 namespace moekit {
 

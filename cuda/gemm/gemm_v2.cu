@@ -1,7 +1,7 @@
 // gemm v2 on CUDA: tensor cores through mma.sync (see gemm.h), bf16 or f16
 // operands, f32 accumulation, bf16/f16/f32 output. sm >= 80.
 //
-// A block computes a 128x128 tile of C (config_v2.h) with 8 warps, each a
+// A block computes a 128x128 tile of C (gemm_config_v2.h) with 8 warps, each a
 // 64x32 sub-tile as 4x4 m16n8k16 mma tiles (64 f32 accumulators per lane).
 // K advances 32 elements per stage through a 4-stage cp.async pipeline:
 // while the warps multiply stage s, the copies of the next three stages are
@@ -24,15 +24,15 @@
 
 #include "../common/check.h"
 #include "../common/fragment_load.cuh"
-#include "../common/math.h"
+#include "../../native/common/math.h"
 #include "../common/mma.cuh"
 #include "../common/mma_layout.h"
 #include "../common/store_pair.cuh"
 #include "../common/swizzle.h"
 #include "../common/tile_copy.cuh"
 #include "../common/tile_raster.h"
-#include "config_v2.h"
-#include "gemm.h"
+#include "gemm_config_v2.h"
+#include "../../native/ops/gemm/gemm.h"
 
 namespace moekit {
 

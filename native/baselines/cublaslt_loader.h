@@ -12,7 +12,7 @@
 #include <string>
 
 #include "../../cuda/baselines/cublaslt_api.h"
-#include "../../cuda/common/error.h"
+#include "../common/error.h"
 
 namespace moekit {
 

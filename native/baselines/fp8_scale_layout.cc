@@ -1,5 +1,5 @@
 // fp8_scale_layout on the CPU. See cuda/baselines/fp8_scale_layout.h.
-#include "../../cuda/baselines/fp8_scale_layout.h"
+#include "../ops/baselines/fp8_scale_layout.h"
 
 namespace moekit {
 

@@ -8,7 +8,7 @@
 #include <memory>
 #include <optional>
 
-#include "../../cuda/common/error.h"
+#include "../common/error.h"
 #include "addon_data.h"
 
 namespace moekit {

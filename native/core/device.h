@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "../../cuda/common/error.h"
+#include "../common/error.h"
 #include "env_scope.h"
 #include "work_queue.h"
 

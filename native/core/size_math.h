@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "../../cuda/common/error.h"
+#include "../common/error.h"
 
 namespace moekit {
 

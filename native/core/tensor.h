@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "../../cuda/common/dtype.h"
+#include "../common/dtype.h"
 #include "device.h"
 
 namespace moekit {

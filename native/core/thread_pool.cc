@@ -14,7 +14,7 @@
 #include <system_error>
 #include <vector>
 
-#include "../../cuda/common/error.h"
+#include "../common/error.h"
 
 namespace moekit {
 

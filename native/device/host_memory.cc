@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "../../cuda/common/error.h"
+#include "../common/error.h"
 
 namespace moekit {
 

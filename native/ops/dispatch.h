@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "../../cuda/common/kernel_version.h"
+#include "../common/kernel_version.h"
 #include "../core/device.h"
 
 namespace moekit {

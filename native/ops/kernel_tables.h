@@ -4,10 +4,10 @@
 
 #include <vector>
 
-#include "../../cuda/common/kernel_version.h"
-#include "../../cuda/fp8/fp8_gemm.h"
-#include "../../cuda/fp8/quantize.h"
-#include "../../cuda/gemm/gemm.h"
+#include "../common/kernel_version.h"
+#include "gemm/fp8_gemm.h"
+#include "fp8/quantize.h"
+#include "gemm/gemm.h"
 
 namespace moekit {
 

@@ -48,14 +48,14 @@ const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } =
     },
   },
   fp8Gemm: {
-    // cuda/fp8/fp8_gemm_v1.cu: FP8 decoded to f32, SIMT FMAs
+    // cuda/gemm/fp8_gemm_v1.cu: FP8 decoded to f32, SIMT FMAs
     v1: { accumulator: () => 'f32', limits: (c) => (c.m > GRID_Y_ROWS ? /m must be at most 4194240/ : undefined) },
-    // cuda/fp8/fp8_gemm_v2.cu: FP8 mma on sm_89+, bf16 mma on sm_80
+    // cuda/gemm/fp8_gemm_v2.cu: FP8 mma on sm_89+, bf16 mma on sm_80
     v2: {
       accumulator: (c) => (c.sm >= 89 ? 'fp8-tensor-core' : 'tensor-core'),
       limits: (c) => (c.k % 16 !== 0 ? /k must be a multiple of 16/ : undefined),
     },
-    // cuda/fp8/fp8_gemm_v3_sm90.cu
+    // cuda/gemm/sm90/fp8_gemm_v3.cu
     v3: {
       accumulator: () => 'fp8-tensor-core',
       limits: (c) =>
@@ -63,7 +63,7 @@ const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } =
     },
   },
   quantize: {
-    // cuda/fp8/quantize.cu
+    // cuda/fp8/quantize_v1.cu
     v1: { limits: () => undefined },
     // cuda/fp8/quantize_v2.cu: 16-byte vector loads along rows
     v2: {

@@ -1,9 +1,9 @@
-// Checks cuda/common/float_convert.h against the host implementations in
+// Checks native/common/float_convert.h against the host implementations in
 // CUDA's own headers (cuda_fp8.h, cuda_bf16.h, cuda_fp16.h): every FP8 and
 // half code decodes to the same float, and every float (or a strided sample
 // with --stride N) encodes to the same bits, saturating and not.
 // Built by CMake when the CUDA toolkit is found (build/checks/); run by
-// tests/fp8/encode.test.ts with --stride 7. Exit status 0 means no mismatch.
+// tests/fp8/codec.test.ts with --stride 7. Exit status 0 means no mismatch.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "../../cuda/common/float_convert.h"
+#include "../../native/common/float_convert.h"
 
 using namespace moekit;
 

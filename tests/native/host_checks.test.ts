@@ -1,6 +1,6 @@
 // Runs the host programs built from tests/native/*_check.cc: they exercise
 // the kernels' __host__ __device__ logic (tile schedules, index math) on the
-// CPU. The FP8 conversion check runs from tests/fp8/encode.test.ts. Those
+// CPU. The FP8 conversion check runs from tests/fp8/codec.test.ts. Those
 // that draw random inputs take this run's seed from MOEKIT_TEST_SEED
 // (tests/helpers/rng.ts), so a failure reruns with the seed it prints.
 import { spawnSync } from 'node:child_process';

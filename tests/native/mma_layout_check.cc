@@ -1,5 +1,5 @@
 // Checks on the CPU the index math of the mma.sync kernels (cuda/gemm/
-// gemm_v2.cu, cuda/fp8/fp8_gemm_v2.cu), through the same __host__
+// gemm_v2.cu, cuda/gemm/fp8_gemm_v2.cu), through the same __host__
 // __device__ functions the kernels call:
 //   - the mma fragment layouts (mma_layout.h) are bijections onto their
 //     tiles and agree with the PTX ISA's formulas, written out here again
@@ -15,7 +15,7 @@
 //   - the tile order (tile_raster.h) computes every output tile exactly
 //     once, and the epilogue writes every element of C exactly once for
 //     ragged M and N;
-//   - the FP8 promotion reads the right scales (config_v2.h);
+//   - the FP8 promotion reads the right scales (fp8_gemm_config_v2.h);
 //   - FP8 -> bf16 unpacking is exact for every code, and the sm_80 path's
 //     renaming of K (fp8_unpack.h) makes two bf16 k16 steps sum exactly the
 //     products of one FP8 k32 step.
@@ -31,14 +31,14 @@
 #include <random>
 #include <vector>
 
-#include "../../cuda/common/float_convert.h"
+#include "../../native/common/float_convert.h"
 #include "../../cuda/common/fp8_unpack.h"
-#include "../../cuda/common/math.h"
+#include "../../native/common/math.h"
 #include "../../cuda/common/mma_layout.h"
 #include "../../cuda/common/swizzle.h"
 #include "../../cuda/common/tile_raster.h"
-#include "../../cuda/fp8/config_v2.h"
-#include "../../cuda/gemm/config_v2.h"
+#include "../../cuda/gemm/fp8_gemm_config_v2.h"
+#include "../../cuda/gemm/gemm_config_v2.h"
 
 using namespace moekit;
 

@@ -9,10 +9,10 @@
 // Registers come four per 8-column group: (row, col), (row, col + 1),
 // (row + 8, col), (row + 8, col + 1). Equivalently CuTe's CLayout_64xN,
 // ((4,8,4),(2,2,N/8)) : ((128,1,16),(64,8,512)) onto m + 64 * n.
-// Checked by tests/native/sm90_wgmma_layout_check.cc.
+// Checked by tests/native/sm90/wgmma_layout_check.cc.
 #pragma once
 
-#include "../hd.h"
+#include "../../../native/common/hd.h"
 
 namespace moekit {
 namespace sm90 {

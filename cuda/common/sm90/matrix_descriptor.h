@@ -14,12 +14,12 @@
 // CU_TENSOR_MAP_SWIZZLE_128B. For K-major swizzled layouts the PTX ISA says
 // the LBO is "not used, assumed to be 1" (we store 1), and SBO is "the offset
 // from the first 8 rows to the next 8 rows": 8 * 128 = 1024 bytes.
-// Checked by tests/native/sm90_wgmma_layout_check.cc.
+// Checked by tests/native/sm90/wgmma_layout_check.cc.
 #pragma once
 
 #include <cstdint>
 
-#include "../hd.h"
+#include "../../../native/common/hd.h"
 #include "swizzle.h"
 
 namespace moekit {

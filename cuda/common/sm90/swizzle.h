@@ -9,12 +9,12 @@
 // PTX ISA gives for K-major 128B layouts (section "Shared Memory Matrix
 // Layout", table of canonical layouts), and the chunk permutation cuda.h
 // describes for CU_TENSOR_MAP_SWIZZLE_128B ("Swizzle 16B chunks within 128B
-// span"). Checked by tests/native/sm90_wgmma_layout_check.cc.
+// span"). Checked by tests/native/sm90/wgmma_layout_check.cc.
 #pragma once
 
 #include <cstdint>
 
-#include "../hd.h"
+#include "../../../native/common/hd.h"
 
 namespace moekit {
 namespace sm90 {

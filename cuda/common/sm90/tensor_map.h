@@ -7,7 +7,7 @@
 // The parameters are computed by a plain function (kmajor_fp8_tile_map_spec)
 // and checked against the rules cuda.h documents for cuTensorMapEncodeTiled
 // (tensor_map_spec_problem), both on the host by
-// tests/native/sm90_tensor_map_check.cc; encode_tensor_map only hands them on.
+// tests/native/sm90/tensor_map_check.cc; encode_tensor_map only hands them on.
 #pragma once
 
 #include <cuda.h>
@@ -17,7 +17,7 @@
 #include <string>
 
 #include "../check.h"
-#include "../error.h"
+#include "../../../native/common/error.h"
 
 namespace moekit {
 namespace sm90 {

@@ -7,13 +7,13 @@
 // per multiprocessor) cover a compact rectangle of C: they share the A rows
 // and the B rows they load, which then come from L2 instead of memory.
 // The last band may be narrower. Checked on the host by
-// tests/native/sm90_tile_scheduler_check.cc.
+// tests/native/sm90/tile_scheduler_check.cc.
 #pragma once
 
 #include <cstdint>
 
-#include "../hd.h"
-#include "../math.h"
+#include "../../../native/common/hd.h"
+#include "../../../native/common/math.h"
 
 namespace moekit {
 namespace sm90 {

@@ -1,13 +1,13 @@
-// quantize / dequantize on the CPU: the reference for cuda/fp8/quantize.cu.
-// Straight loops in the order of the math (see cuda/fp8/quantize.h).
-#include "../../../cuda/fp8/quantize.h"
+// quantize / dequantize on the CPU: the reference for cuda/fp8/quantize_v1.cu.
+// Straight loops in the order of the math (see native/ops/fp8/quantize.h).
+#include "../../ops/fp8/quantize.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "../../../cuda/common/float_convert.h"
-#include "../../../cuda/common/math.h"
-#include "../../../cuda/fp8/scale_math.h"
+#include "../../common/float_convert.h"
+#include "../../common/math.h"
+#include "../../ops/fp8/scale_math.h"
 #include "../../core/thread_pool.h"
 
 namespace moekit {

@@ -1,12 +1,12 @@
 // gemm on the CPU: the reference for cuda/gemm/. Operands are widened to
 // double and each dot product is accumulated in double; the output is
 // rounded once to its dtype.
-#include "../../../cuda/gemm/gemm.h"
+#include "../../ops/gemm/gemm.h"
 
 #include <algorithm>
 #include <vector>
 
-#include "../../../cuda/common/float_convert.h"
+#include "../../common/float_convert.h"
 #include "../../core/thread_pool.h"
 
 namespace moekit {

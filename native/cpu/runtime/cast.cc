@@ -1,7 +1,7 @@
-// cast on the CPU. See cuda/runtime/cast.h.
-#include "../../../cuda/runtime/cast.h"
+// cast on the CPU. See native/ops/runtime/cast.h.
+#include "../../ops/runtime/cast.h"
 
-#include "../../../cuda/common/float_convert.h"
+#include "../../common/float_convert.h"
 #include "../../core/thread_pool.h"
 
 namespace moekit {

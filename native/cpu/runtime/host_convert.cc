@@ -3,7 +3,7 @@
 #include <cmath>
 #include <type_traits>
 
-#include "../../../cuda/common/float_convert.h"
+#include "../../common/float_convert.h"
 #include "../../core/thread_pool.h"
 
 namespace moekit {

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "../../../cuda/common/dtype.h"
+#include "../../common/dtype.h"
 
 namespace moekit {
 

@@ -1,0 +1,196 @@
+// quantize / dequantize on CUDA. See quantize.h for the math and layouts.
+//   v1: ROW_128: a warp per 1x128 block (coalesced 32-element steps, shuffle amax);
+//       TILE_128: a block per 128x128 tile (block-wide amax, then a second pass over the
+//       tile, which is L1/L2 resident); TENSOR: amax kernel + encode kernel. Any sm >= 80.
+#include <cuda_fp8.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+
+#include "../common/check.h"
+#include "../../native/common/float_convert.h"
+#include "../../native/common/math.h"
+#include "../../native/ops/fp8/quantize.h"
+#include "../../native/ops/fp8/scale_math.h"
+
+namespace moekit {
+
+namespace {
+
+constexpr int WARP = 32;
+constexpr int ROW_WARPS_PER_BLOCK = 8;
+constexpr int TILE_THREADS = 256;
+constexpr int TENSOR_THREADS = 256;
+constexpr int64_t MAX_GRID_BLOCKS = 65535 * 16;
+constexpr int ELEMS_PER_LANE = QUANT_BLOCK / WARP;  // 4 coalesced steps of 32
+
+static_assert(QUANT_BLOCK % WARP == 0, "a 1x128 block must split evenly over a warp");
+static_assert(TILE_THREADS % WARP == 0, "tile blocks are whole warps");
+
+__device__ __forceinline__ uint8_t encode_fp8(float v, DType format) {
+  return static_cast<uint8_t>(__nv_cvt_float_to_fp8(canonical_nan(v), __NV_SATFINITE, format == DType::E4M3 ? __NV_E4M3 : __NV_E5M2));
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+  for (int offset = WARP / 2; offset > 0; offset /= 2) v = fmaxf(v, __shfl_xor_sync(0xFFFFFFFFu, v, offset));
+  return v;
+}
+
+// One warp quantizes one 1x128 block: lanes take elements lane, lane+32, ...
+__global__ void quantize_row128_v1_kernel(const QuantizeParams p) {
+  const int64_t kblocks = ceil_div(p.cols, QUANT_BLOCK);
+  const int64_t total_blocks = p.batch * p.rows * kblocks;
+  const int lane = threadIdx.x % WARP;
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / WARP);
+  for (int64_t blk = static_cast<int64_t>(blockIdx.x) * (blockDim.x / WARP) + threadIdx.x / WARP; blk < total_blocks; blk += warps) {
+    const int64_t row = blk / kblocks;
+    const int64_t col0 = (blk % kblocks) * QUANT_BLOCK;
+    const int64_t base = row * p.cols;
+    float v[ELEMS_PER_LANE];
+    float amax = 0.0f;
+#pragma unroll
+    for (int j = 0; j < ELEMS_PER_LANE; ++j) {
+      const int64_t col = col0 + j * WARP + lane;
+      v[j] = col < p.cols ? load_as_float(p.x, p.x_dtype, base + col) : 0.0f;
+      amax = fmaxf(amax, fabsf(v[j]));
+    }
+    const float scale = fp8_block_scale(warp_max(amax), p.format, p.ue8m0);
+    const float inv = fp8_inverse_scale(scale);
+    if (lane == 0) p.scales[blk] = scale;
+#pragma unroll
+    for (int j = 0; j < ELEMS_PER_LANE; ++j) {
+      const int64_t col = col0 + j * WARP + lane;
+      if (col < p.cols) p.values[base + col] = encode_fp8(v[j] * inv, p.format);
+    }
+  }
+}
+
+// One block quantizes one 128x128 tile of one matrix of the batch.
+__global__ void quantize_tile128_v1_kernel(const QuantizeParams p) {
+  __shared__ float warp_amax[TILE_THREADS / WARP];
+  const int64_t kblocks = ceil_div(p.cols, QUANT_BLOCK);
+  const int64_t rblocks = ceil_div(p.rows, QUANT_BLOCK);
+  const int64_t tile = blockIdx.x;
+  const int64_t b = tile / (rblocks * kblocks);
+  const int64_t r0 = ((tile / kblocks) % rblocks) * QUANT_BLOCK;
+  const int64_t c0 = (tile % kblocks) * QUANT_BLOCK;
+  const int64_t tile_rows = min(QUANT_BLOCK, p.rows - r0);
+  const int64_t tile_cols = min(QUANT_BLOCK, p.cols - c0);
+  const int64_t elems = tile_rows * QUANT_BLOCK;  // row-major over the tile's 128 columns
+
+  float amax = 0.0f;
+  for (int64_t e = threadIdx.x; e < elems; e += blockDim.x) {
+    const int64_t r = e / QUANT_BLOCK;
+    const int64_t c = e % QUANT_BLOCK;
+    if (c < tile_cols) amax = fmaxf(amax, fabsf(load_as_float(p.x, p.x_dtype, (b * p.rows + r0 + r) * p.cols + c0 + c)));
+  }
+  amax = warp_max(amax);
+  if (threadIdx.x % WARP == 0) warp_amax[threadIdx.x / WARP] = amax;
+  __syncthreads();
+  if (threadIdx.x < WARP) {
+    float m = threadIdx.x < TILE_THREADS / WARP ? warp_amax[threadIdx.x] : 0.0f;
+    m = warp_max(m);
+    if (threadIdx.x == 0) warp_amax[0] = m;
+  }
+  __syncthreads();
+  const float scale = fp8_block_scale(warp_amax[0], p.format, p.ue8m0);
+  const float inv = fp8_inverse_scale(scale);
+  if (threadIdx.x == 0) p.scales[tile] = scale;
+  for (int64_t e = threadIdx.x; e < elems; e += blockDim.x) {
+    const int64_t r = e / QUANT_BLOCK;
+    const int64_t c = e % QUANT_BLOCK;
+    if (c < tile_cols) {
+      const int64_t i = (b * p.rows + r0 + r) * p.cols + c0 + c;
+      p.values[i] = encode_fp8(load_as_float(p.x, p.x_dtype, i) * inv, p.format);
+    }
+  }
+}
+
+// |x| maxima of non-negative floats order like their bit patterns, so an
+// integer atomicMax on the bits gives the float maximum.
+__global__ void tensor_amax_v1_kernel(const QuantizeParams p, int64_t total) {
+  float amax = 0.0f;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    amax = fmaxf(amax, fabsf(load_as_float(p.x, p.x_dtype, i)));
+  }
+  amax = warp_max(amax);
+  if (threadIdx.x % WARP == 0) atomicMax(reinterpret_cast<unsigned int*>(p.amax_scratch), __float_as_uint(amax));
+}
+
+__global__ void tensor_encode_v1_kernel(const QuantizeParams p, int64_t total) {
+  const float scale = fp8_block_scale(*p.amax_scratch, p.format, p.ue8m0);
+  const float inv = fp8_inverse_scale(scale);
+  if (blockIdx.x == 0 && threadIdx.x == 0) p.scales[0] = scale;
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    p.values[i] = encode_fp8(load_as_float(p.x, p.x_dtype, i) * inv, p.format);
+  }
+}
+
+__global__ void dequantize_v1_kernel(const DequantizeParams p, int64_t total) {
+  const int64_t kblocks = ceil_div(p.cols, QUANT_BLOCK);
+  const int64_t rblocks = ceil_div(p.rows, QUANT_BLOCK);
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
+    const int64_t col = i % p.cols;
+    const int64_t row = (i / p.cols) % p.rows;
+    const int64_t b = i / (p.cols * p.rows);
+    float scale = p.scales[0];
+    if (p.block == QuantBlock::ROW_128) scale = p.scales[(b * p.rows + row) * kblocks + col / QUANT_BLOCK];
+    if (p.block == QuantBlock::TILE_128) scale = p.scales[(b * rblocks + row / QUANT_BLOCK) * kblocks + col / QUANT_BLOCK];
+    const float q = p.format == DType::E4M3 ? decode_narrow<Narrow::E4M3>(p.values[i]) : decode_narrow<Narrow::E5M2>(p.values[i]);
+    store_from_double(p.out, p.out_dtype, i, q * scale);
+  }
+}
+
+unsigned grid_for(int64_t work_items, int64_t per_block) {
+  return static_cast<unsigned>(std::max<int64_t>(1, std::min(ceil_div(work_items, per_block), MAX_GRID_BLOCKS)));
+}
+
+}  // namespace
+
+void quantize_v1(const QuantizeParams& p, cudaStream_t stream) {
+  const int64_t total = p.batch * p.rows * p.cols;
+  if (total == 0) {
+    if (p.block == QuantBlock::TENSOR) {
+      // Empty tensor: the scale of an all-zero block (the amax floor).
+      const float scale = fp8_block_scale(0.0f, p.format, p.ue8m0);
+      MOEKIT_CUDA_CHECK(cudaMemcpyAsync(p.scales, &scale, sizeof scale, cudaMemcpyHostToDevice, stream));
+      MOEKIT_CUDA_CHECK(cudaStreamSynchronize(stream));  // `scale` is a stack value
+    }
+    return;
+  }
+  switch (p.block) {
+    case QuantBlock::ROW_128: {
+      const int64_t blocks = p.batch * p.rows * ceil_div(p.cols, QUANT_BLOCK);
+      quantize_row128_v1_kernel<<<grid_for(blocks, ROW_WARPS_PER_BLOCK), ROW_WARPS_PER_BLOCK * WARP, 0, stream>>>(p);
+      MOEKIT_CUDA_CHECK_LAUNCH();
+      break;
+    }
+    case QuantBlock::TILE_128: {
+      const int64_t tiles = p.batch * ceil_div(p.rows, QUANT_BLOCK) * ceil_div(p.cols, QUANT_BLOCK);
+      if (tiles > 0x7FFFFFFF) throw_unsupported("quantize: too many 128x128 tiles for one launch");
+      quantize_tile128_v1_kernel<<<static_cast<unsigned>(tiles), TILE_THREADS, 0, stream>>>(p);
+      MOEKIT_CUDA_CHECK_LAUNCH();
+      break;
+    }
+    case QuantBlock::TENSOR: {
+      MOEKIT_CUDA_CHECK(cudaMemsetAsync(p.amax_scratch, 0, sizeof(float), stream));
+      tensor_amax_v1_kernel<<<grid_for(total, TENSOR_THREADS * 8), TENSOR_THREADS, 0, stream>>>(p, total);
+      MOEKIT_CUDA_CHECK_LAUNCH();
+      tensor_encode_v1_kernel<<<grid_for(total, TENSOR_THREADS * 4), TENSOR_THREADS, 0, stream>>>(p, total);
+      MOEKIT_CUDA_CHECK_LAUNCH();
+      break;
+    }
+  }
+}
+
+void dequantize_v1(const DequantizeParams& p, cudaStream_t stream) {
+  const int64_t total = p.batch * p.rows * p.cols;
+  if (total == 0) return;
+  dequantize_v1_kernel<<<grid_for(total, TENSOR_THREADS * 4), TENSOR_THREADS, 0, stream>>>(p, total);
+  MOEKIT_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace moekit

@@ -1,0 +1,73 @@
+// Tile shape of fp8Gemm v2 (cuda/gemm/fp8_gemm_v2.cu), and the geometry the
+// kernel and tests/native/mma_layout_check.cc share: which part of the
+// block tile a warp computes, and which scales a block's promotion reads.
+// Elements are 1-byte FP8 codes.
+#pragma once
+
+#include <cstdint>
+
+#include "../../native/common/hd.h"
+#include "../common/mma_layout.h"
+#include "../common/swizzle.h"
+#include "../../native/ops/gemm/fp8_gemm.h"
+
+namespace moekit {
+namespace fp8_gemm_v2_config {
+
+constexpr int BLOCK_M = 128;  // output rows per block
+constexpr int BLOCK_N = 128;  // output columns per block
+constexpr int BLOCK_K = 128;  // K elements per pipeline stage: one scale block
+constexpr int NUM_STAGES = 3;
+constexpr int WARPS_M = 2;
+constexpr int WARPS_N = 4;
+constexpr int NUM_WARPS = WARPS_M * WARPS_N;
+constexpr int NUM_THREADS = NUM_WARPS * WARP_SIZE;
+constexpr int WARP_TILE_M = BLOCK_M / WARPS_M;  // 64
+constexpr int WARP_TILE_N = BLOCK_N / WARPS_N;  // 32
+constexpr int MMA_K = MMA_K32;                  // FP8 mma (sm_89+); sm_80 runs it as two bf16 k16 steps
+constexpr int M_FRAGS = WARP_TILE_M / MMA_M;
+constexpr int N_FRAGS = WARP_TILE_N / MMA_N;
+constexpr int K_STEPS = BLOCK_K / MMA_K;
+constexpr int GROUP_M = 8;  // tile rows walked together (tile_raster.h)
+// Partial and promoted accumulators (2 x 64 f32 per lane) need more than
+// 128 registers, so one block of 8 warps per SM.
+constexpr int MIN_BLOCKS_PER_SM = 1;
+
+constexpr int CHUNK_ELEMS = SMEM_CHUNK_BYTES;  // FP8 codes per 16-byte copy
+constexpr int CHUNKS_PER_ROW = BLOCK_K / CHUNK_ELEMS;
+constexpr int CHUNKS_PER_MMA_K = MMA_K / CHUNK_ELEMS;
+constexpr int A_STAGE_BYTES = BLOCK_M * BLOCK_K;
+constexpr int B_STAGE_BYTES = BLOCK_N * BLOCK_K;
+constexpr int STAGE_BYTES = A_STAGE_BYTES + B_STAGE_BYTES;
+constexpr int SMEM_BYTES = NUM_STAGES * STAGE_BYTES;  // dynamic shared memory per block
+constexpr int A_COPIES_PER_THREAD = BLOCK_M * CHUNKS_PER_ROW / NUM_THREADS;
+constexpr int B_COPIES_PER_THREAD = BLOCK_N * CHUNKS_PER_ROW / NUM_THREADS;
+
+static_assert(BLOCK_K == FP8_SCALE_BLOCK, "a stage is one scale block, so the promotion follows every stage");
+static_assert(FP8_SCALE_BLOCK % BLOCK_N == 0, "a block's columns share one row of B scales");
+static_assert(BLOCK_M % (WARPS_M * MMA_M) == 0 && BLOCK_N % (WARPS_N * MMA_N) == 0, "warp tiles are whole mma tiles");
+static_assert(N_FRAGS % 2 == 0, "B fragments are loaded two n8 tiles per ldmatrix.x4");
+static_assert(BLOCK_K % MMA_K == 0, "a stage holds whole mma k-steps");
+static_assert(CHUNKS_PER_MMA_K == CHUNKS_PER_K_STEP, "an mma k32 step is the 32 bytes of K one ldmatrix.x4 loads");
+static_assert(CHUNKS_PER_ROW == 2 || CHUNKS_PER_ROW == 4 || CHUNKS_PER_ROW == 8, "the swizzle is conflict-free for 2, 4 or 8 chunks per row");
+static_assert(BLOCK_M * CHUNKS_PER_ROW % NUM_THREADS == 0, "A tile copies split evenly over the threads");
+static_assert(BLOCK_N * CHUNKS_PER_ROW % NUM_THREADS == 0, "B tile copies split evenly over the threads");
+static_assert(A_STAGE_BYTES % (SMEM_LINE_CHUNKS * SMEM_CHUNK_BYTES) == 0, "a tile is whole 128-byte lines (the swizzle stays inside)");
+static_assert(NUM_STAGES >= 2, "the pipeline overlaps at least one copy with compute");
+static_assert(SMEM_BYTES <= 99 * 1024, "fits the opt-in shared memory of every sm >= 80 (sm_86/89: 99 KB)");
+
+// Top-left corner, inside the block tile, of warp `warp`'s WARP_TILE_M x WARP_TILE_N tile.
+MOEKIT_HD constexpr RowCol warp_tile_origin(int warp) {
+  return RowCol{(warp / WARPS_N) * WARP_TILE_M, (warp % WARPS_N) * WARP_TILE_N};
+}
+
+// Index into a_scales [m, scale_k] of row `row`'s scale for K block `kb`.
+MOEKIT_HD constexpr int64_t a_scale_index(int64_t row, int64_t kb, int64_t scale_k) { return row * scale_k + kb; }
+
+// Index into b_scales [ceil(n / 128), scale_k] of the scale for K block
+// `kb` of every column of the block whose first column is n0 (all its
+// columns fall in one 128-row block of B).
+MOEKIT_HD constexpr int64_t b_scale_index(int64_t n0, int64_t kb, int64_t scale_k) { return (n0 / FP8_SCALE_BLOCK) * scale_k + kb; }
+
+}  // namespace fp8_gemm_v2_config
+}  // namespace moekit

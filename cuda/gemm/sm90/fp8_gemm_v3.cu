@@ -1,0 +1,275 @@
+// fp8Gemm v3 on Hopper (sm_90a only): the math of fp8_gemm.h (DESIGN.md
+// section 4: each 128-wide K block summed in f32 on the tensor cores, then
+// promoted acc += partial * a_scales[row, kb] * b_scales[col / 128, kb]),
+// laid out after DeepGEMM's SM90 "1D2D" kernel:
+//
+//  - Persistent grid, one block per multiprocessor, walking the output tiles
+//    in the grouped order of sm90/tile_scheduler.h.
+//  - Warp-specialised: warpgroup 2 is the producer (setmaxnreg down to 40;
+//    its first thread issues TMA loads of the A and B tiles into 128B-
+//    swizzled shared memory), warpgroups 0 and 1 do the math (setmaxnreg up
+//    to 232).
+//  - NUM_STAGES-deep ring of stages, each one 128-wide K block (= one scale
+//    block) of A and B, with a full mbarrier (TMA bytes landed) and an empty
+//    mbarrier (all eight math warps done reading) per stage.
+//  - Per stage each math warpgroup runs four wgmma m64nNk32 e4m3 steps from
+//    shared-memory descriptors into a fresh partial accumulator, waits for
+//    them, releases the stage, and promotes the partial into its f32
+//    accumulator with the two scales on the CUDA cores. A's scales (row-major
+//    [m, ceil(k/128)], too narrow for a TMA box) are plain loads of the two
+//    rows each thread's fragment holds, issued before the stage wait.
+//  - Epilogue straight from registers to C (bf16 by __float2bfloat16_rn, or
+//    f32), bounds-checked; TMA zero-fills the parts of A and B boxes past M,
+//    N and K, so ragged shapes need no other special path.
+//
+// Constraints (fp8_gemm_v3_unsupported): e4m3 x e4m3; k % 16 == 0 (TMA row
+// strides are 16-byte multiples); m, n, k < 2^31; 16-byte-aligned buffers.
+// Tile sizes and budgets: fp8_gemm_config_v3.h. CPU-checkable pieces (tile walk,
+// descriptors, swizzle, fragment layout, scale indices, tensor-map
+// parameters): tests/native/sm90_*_check.cc. GPU edge cases against the
+// CPU twin: tests/gemm/sm90/fp8_gemm_v3.test.ts.
+#include <cuda.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <limits>
+
+#include "../../common/check.h"
+#include "../../../native/common/math.h"
+#include "../../common/sm90/accumulator_layout.h"
+#include "../../common/sm90/matrix_descriptor.h"
+#include "../../common/sm90/mbarrier.cuh"
+#include "../../common/sm90/tensor_map.h"
+#include "../../common/sm90/tile_scheduler.h"
+#include "../../common/sm90/tma.cuh"
+#include "../../common/sm90/warpgroup.cuh"
+#include "../../common/sm90/wgmma.cuh"
+#include "fp8_gemm_config_v3.h"
+#include "../../../native/ops/gemm/fp8_gemm.h"
+
+namespace moekit {
+
+namespace {
+
+// ---- epilogue ----------------------------------------------------------------
+
+// Device code below exists only in the sm_90a compilation (the other
+// targets get the trapping kernel stub and nothing it would not use).
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+// Writes C[row, col] = v0 and C[row, col + 1] = v1 where they exist. `pairs`:
+// n is even, so (row * n + col) is even for the even col of a fragment pair
+// and the pair is one aligned 4- or 8-byte store.
+__device__ __forceinline__ void store_pair(const Fp8GemmParams& p, bool pairs, int64_t row, int64_t col, float v0, float v1) {
+  const int64_t i = row * p.n + col;
+  if (p.c_dtype == DType::BF16) {
+    __nv_bfloat16* c = static_cast<__nv_bfloat16*>(p.c);
+    if (pairs && col + 1 < p.n) {
+      *reinterpret_cast<__nv_bfloat162*>(c + i) = __floats2bfloat162_rn(v0, v1);
+    } else {
+      if (col < p.n) c[i] = __float2bfloat16_rn(v0);
+      if (col + 1 < p.n) c[i + 1] = __float2bfloat16_rn(v1);
+    }
+  } else {
+    float* c = static_cast<float*>(p.c);
+    if (pairs && col + 1 < p.n) {
+      *reinterpret_cast<float2*>(c + i) = make_float2(v0, v1);
+    } else {
+      if (col < p.n) c[i] = v0;
+      if (col + 1 < p.n) c[i + 1] = v1;
+    }
+  }
+}
+
+#endif  // __CUDA_ARCH_FEAT_SM90_ALL
+
+// ---- kernel ------------------------------------------------------------------
+
+template <typename Cfg>
+__global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
+    fp8_gemm_v3_kernel(const Fp8GemmParams p, const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap b_map) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using namespace sm90;
+  constexpr int R = Cfg::ACCUM_REGISTERS;
+  using Mma = WgmmaE4M3<Cfg::WARPGROUP_N>;
+  static_assert(Mma::REGISTERS == R, "fragment size of the chosen wgmma");
+
+  // The swizzled stage buffers must start on 1024-byte boundaries; the
+  // dynamic base is aligned up here rather than assumed (SMEM_BYTES has the slack).
+  extern __shared__ uint8_t smem[];
+  const uint32_t base = round_up<uint32_t>(shared_address(smem), SWIZZLE_128B_PATTERN_BYTES);
+  const uint32_t barriers = base + Cfg::NUM_STAGES * Cfg::STAGE_BYTES;
+  const auto a_stage = [&](int s) { return base + s * Cfg::STAGE_BYTES; };
+  const auto b_stage = [&](int s) { return base + s * Cfg::STAGE_BYTES + Cfg::A_STAGE_BYTES; };
+  const auto full_barrier = [&](int s) { return barriers + s * static_cast<uint32_t>(sizeof(uint64_t)); };
+  const auto empty_barrier = [&](int s) { return barriers + (Cfg::NUM_STAGES + s) * static_cast<uint32_t>(sizeof(uint64_t)); };
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < Cfg::NUM_STAGES; ++s) {
+      mbarrier_init(full_barrier(s), 1);                  // the producer's arrive.expect_tx
+      mbarrier_init(empty_barrier(s), Cfg::MATH_WARPS);  // lane 0 of every math warp
+    }
+    mbarrier_init_fence();
+  }
+  __syncthreads();
+
+  const TileScheduler tiles(p.m, p.n, Cfg::BLOCK_M, Cfg::BLOCK_N, Cfg::GROUP_N);
+  const int64_t num_tiles = tiles.num_tiles();
+  const int num_k_blocks = static_cast<int>(p.scale_k);
+  // Read through a shuffle so the compiler knows the role is warp-uniform.
+  const int warpgroup = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x) / WARPGROUP_THREADS, 0);
+
+  if (warpgroup == Cfg::NUM_MATH_WARPGROUPS) {
+    // ---- producer ----
+    warpgroup_shrink_registers<Cfg::PRODUCER_REGISTERS>();
+    if (threadIdx.x == Cfg::PRODUCER_THREAD) {
+      tma_prefetch_descriptor(&a_map);
+      tma_prefetch_descriptor(&b_map);
+      int stage = 0;
+      uint32_t phase = 0;
+      for (int64_t t = blockIdx.x; t < num_tiles; t += gridDim.x) {
+        const OutputTile tile = tiles.tile(t);
+        const int32_t m0 = tile.m_block * Cfg::BLOCK_M;
+        const int32_t n0 = tile.n_block * Cfg::BLOCK_N;
+        for (int kb = 0; kb < num_k_blocks; ++kb) {
+          // Parity phase ^ 1: the slot's previous use must have been released
+          // (on the first lap this returns at once, see mbarrier.cuh).
+          mbarrier_wait(empty_barrier(stage), phase ^ 1);
+          mbarrier_arrive_expect_tx(full_barrier(stage), Cfg::STAGE_BYTES);
+          tma_load_2d(a_stage(stage), &a_map, full_barrier(stage), kb * Cfg::BLOCK_K, m0);
+          tma_load_2d(b_stage(stage), &b_map, full_barrier(stage), kb * Cfg::BLOCK_K, n0);
+          if (++stage == Cfg::NUM_STAGES) {
+            stage = 0;
+            phase ^= 1;
+          }
+        }
+      }
+    }
+  } else {
+    // ---- math ----
+    warpgroup_grow_registers<Cfg::MATH_REGISTERS>();
+    const int thread = static_cast<int>(threadIdx.x) % WARPGROUP_THREADS;
+    const bool warp_leader = threadIdx.x % 32 == 0;
+    const int row_in_tile = Cfg::warpgroup_row(warpgroup) + accumulator_base_row(thread);  // register rows: +0 or +8
+    const int col_in_tile = Cfg::warpgroup_col(warpgroup) + accumulator_base_col(thread);
+    const uint32_t a_offset = Cfg::warpgroup_a_offset(warpgroup);
+    const uint32_t b_offset = Cfg::warpgroup_b_offset(warpgroup);
+    const bool pairs = p.n % 2 == 0;
+
+    float acc[R];
+    float partial[R];
+    // The first wgmma of a stage overwrites the partial (accumulate = false);
+    // zeroing once keeps its "+f" operands defined for the compiler.
+#pragma unroll
+    for (int r = 0; r < R; ++r) partial[r] = 0.0f;
+
+    int stage = 0;
+    uint32_t phase = 0;
+    for (int64_t t = blockIdx.x; t < num_tiles; t += gridDim.x) {
+      const OutputTile tile = tiles.tile(t);
+      const int64_t m0 = static_cast<int64_t>(tile.m_block) * Cfg::BLOCK_M;
+      const int64_t n0 = static_cast<int64_t>(tile.n_block) * Cfg::BLOCK_N;
+      const int64_t row0 = m0 + row_in_tile;
+      const int64_t row1 = row0 + 8;
+      const bool row0_in = row0 < p.m;
+      const bool row1_in = row1 < p.m;
+#pragma unroll
+      for (int r = 0; r < R; ++r) acc[r] = 0.0f;
+
+      for (int kb = 0; kb < num_k_blocks; ++kb) {
+        // Issued before the stage wait so their latency hides behind it.
+        const float sb = __ldg(p.b_scales + fp8_gemm_v3_b_scale_index(n0, kb, p.scale_k));
+        const float sa0 = row0_in ? __ldg(p.a_scales + fp8_gemm_v3_a_scale_index(row0, kb, p.scale_k)) : 0.0f;
+        const float sa1 = row1_in ? __ldg(p.a_scales + fp8_gemm_v3_a_scale_index(row1, kb, p.scale_k)) : 0.0f;
+
+        mbarrier_wait(full_barrier(stage), phase);
+#pragma unroll
+        for (int r = 0; r < R; ++r) fence_operand(partial[r]);
+        wgmma_fence();
+#pragma unroll
+        for (int ks = 0; ks < Cfg::K_STEPS; ++ks) {
+          const uint64_t da = kmajor_sw128_descriptor(a_stage(stage) + a_offset + ks * Cfg::WGMMA_K);
+          const uint64_t db = kmajor_sw128_descriptor(b_stage(stage) + b_offset + ks * Cfg::WGMMA_K);
+          Mma::mma(partial, da, db, ks > 0);
+        }
+        wgmma_commit_group();
+#pragma unroll
+        for (int r = 0; r < R; ++r) fence_operand(partial[r]);
+        wgmma_wait_group<0>();
+#pragma unroll
+        for (int r = 0; r < R; ++r) fence_operand(partial[r]);
+        // This warp's reads of the stage are done; the producer refills it
+        // once all eight math warps have said so.
+        if (warp_leader) mbarrier_arrive(empty_barrier(stage));
+        if (++stage == Cfg::NUM_STAGES) {
+          stage = 0;
+          phase ^= 1;
+        }
+
+        // Promotion: registers with row offset 0 belong to row0, the others to row1.
+        const float s0 = sa0 * sb;
+        const float s1 = sa1 * sb;
+#pragma unroll
+        for (int r = 0; r < R; ++r) acc[r] = fmaf(partial[r], accumulator_row_offset(r) == 0 ? s0 : s1, acc[r]);
+      }
+
+#pragma unroll
+      for (int r = 0; r < R; r += 2) {
+        const bool upper = accumulator_row_offset(r) == 0;
+        if (upper ? !row0_in : !row1_in) continue;
+        store_pair(p, pairs, upper ? row0 : row1, n0 + col_in_tile + accumulator_col_offset(r), acc[r], acc[r + 1]);
+      }
+    }
+  }
+#elif defined(__CUDA_ARCH__)
+  // Compiled for a GPU without sm_90a features: the version table never
+  // launches this kernel there (min_sm = max_sm = 90).
+  __trap();
+#endif
+}
+
+// ---- launchers -----------------------------------------------------------------
+
+template <typename Cfg>
+void launch_fp8_gemm_v3(const Fp8GemmParams& p, cudaStream_t stream) {
+  const CUtensorMap a_map = sm90::encode_tensor_map(sm90::kmajor_fp8_tile_map_spec(p.m, p.k, Cfg::BLOCK_M, Cfg::BLOCK_K), p.a);
+  const CUtensorMap b_map = sm90::encode_tensor_map(sm90::kmajor_fp8_tile_map_spec(p.n, p.k, Cfg::BLOCK_N, Cfg::BLOCK_K), p.b);
+  const sm90::TileScheduler tiles(p.m, p.n, Cfg::BLOCK_M, Cfg::BLOCK_N, Cfg::GROUP_N);
+  const int64_t grid = sm90::persistent_grid_size(tiles.num_tiles(), p.num_sms);
+  const auto kernel = fp8_gemm_v3_kernel<Cfg>;
+  MOEKIT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg::SMEM_BYTES)));
+  kernel<<<static_cast<unsigned>(grid), Cfg::NUM_THREADS, Cfg::SMEM_BYTES, stream>>>(p, a_map, b_map);
+  MOEKIT_CUDA_CHECK_LAUNCH();
+}
+
+bool aligned_16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
+
+}  // namespace
+
+const char* fp8_gemm_v3_unsupported(const Fp8GemmParams& p) {
+  if (p.a_format != DType::E4M3 || p.b_format != DType::E4M3) return "a and b must both be e4m3 (wgmma e4m3 x e4m3 only)";
+  if (p.k % 16 != 0) return "k must be a multiple of 16 (TMA needs row strides in 16-byte multiples)";
+  constexpr int64_t limit = std::numeric_limits<int32_t>::max();
+  if (p.m > limit || p.n > limit || p.k > limit) return "m, n and k must be below 2^31 (32-bit TMA coordinates)";
+  if (!aligned_16(p.a) || !aligned_16(p.b) || !aligned_16(p.c)) return "a, b and the output must be 16-byte aligned";
+  return nullptr;
+}
+
+// M <= 64 takes the 64-row configuration: a 128-row tile would leave half
+// of every wgmma on zero padding.
+void fp8_gemm_v3(const Fp8GemmParams& p, cudaStream_t stream) {
+  if (p.m == 0 || p.n == 0) return;
+  if (p.k == 0) {
+    // An empty sum (a tensor map cannot describe a zero-width matrix); +0 is all-zero bytes in bf16 and f32.
+    MOEKIT_CUDA_CHECK(cudaMemsetAsync(p.c, 0, static_cast<size_t>(p.m * p.n * dtype_size(p.c_dtype)), stream));
+    return;
+  }
+  if (p.m <= Fp8GemmV3Small::BLOCK_M) {
+    launch_fp8_gemm_v3<Fp8GemmV3Small>(p, stream);
+  } else {
+    launch_fp8_gemm_v3<Fp8GemmV3Large>(p, stream);
+  }
+}
+
+}  // namespace moekit

@@ -1,0 +1,36 @@
+// gemm: C[m, n] = A[m, k] · B[n, k]^T ("NT", weights stored [out, in]) for
+// f32, bf16 and f16 operands with f32 accumulation (DESIGN.md section 4).
+//   v1: tiled SIMT FMA, any dtype, any sm >= 80
+//   v2: mma.sync tensor cores, bf16/f16 operands, sm >= 80
+//
+//   kernels:  cuda/gemm/gemm_v1.cu, cuda/gemm/gemm_v2.cu
+//   CPU twin: native/cpu/gemm/gemm.cc
+//   tests:    tests/gemm/gemm.test.ts
+//   bench:    bench/fp8/gemm.bench.ts (bf16 rows beside the FP8 ones)
+#pragma once
+
+#include <cstdint>
+
+#include "../../common/dtype.h"
+#include "../../common/stream.h"
+
+namespace moekit {
+
+struct GemmParams {
+  const void* a;  // [m, k] row-major, ab_dtype
+  const void* b;  // [n, k] row-major, ab_dtype
+  void* c;        // [m, n] row-major, c_dtype
+  int64_t m;
+  int64_t n;
+  int64_t k;
+  DType ab_dtype;  // F32, BF16 or F16
+  DType c_dtype;   // F32, BF16 or F16
+};
+
+void gemm_cpu(const GemmParams& p);
+void gemm_v1(const GemmParams& p, cudaStream_t stream);
+void gemm_v2(const GemmParams& p, cudaStream_t stream);
+const char* gemm_v1_unsupported(const GemmParams& p);
+const char* gemm_v2_unsupported(const GemmParams& p);
+
+}  // namespace moekit
