@@ -11,7 +11,7 @@
 #include <cstddef>
 #include <string>
 
-#include "../../cuda/baselines/cublaslt_api.h"
+#include "cublaslt_api.h"
 #include "../common/error.h"
 
 namespace moekit {
