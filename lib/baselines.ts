@@ -18,10 +18,10 @@
  * until the process exits (it counts in `device.memory()`).
  * @module
  */
-import { type NativeTensor, binding } from './binding.js';
+import { type NativeTensor, binding, callNative } from './binding.js';
 import { type Device, type DeviceSpec, resolveDevice } from './device.js';
 import { DisposedError } from './errors.js';
-import { Tensor, callNative, checkTensor } from './tensor.js';
+import { Tensor, checkTensor } from './tensor.js';
 import { checkOneOf, checkOptions, typeError } from './validate.js';
 
 /** Output dtypes of the baselines. */

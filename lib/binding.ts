@@ -1,6 +1,8 @@
 /**
  * Loads the native addon and types it. Nothing else in lib/ touches the
- * addon untyped: every native function and object has its type here.
+ * addon untyped: every native function and object has its type here, and
+ * calls into it go through {@link callNative} and {@link settleNative},
+ * which turn native failures into moekit's error classes.
  * @internal
  * @module
  */
@@ -10,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import type { DType } from './dtype.js';
-import { BindingLoadError } from './errors.js';
+import { BindingLoadError, fromNativeError } from './errors.js';
 
 /** A tensor handle owned by the addon. */
 export interface NativeTensor {
@@ -230,4 +232,29 @@ export function binding(): NativeBinding {
   }
   cached = loaded as NativeBinding;
   return cached;
+}
+
+/**
+ * Calls into the binding, mapping native failures to moekit's error classes.
+ * @internal
+ */
+export function callNative<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw fromNativeError(e);
+  }
+}
+
+/**
+ * Awaits a native promise; a failure is reported with the stack of the call
+ * that started it.
+ * @internal
+ */
+export async function settleNative<T>(promise: Promise<T>, callSite: Error): Promise<T> {
+  try {
+    return await promise;
+  } catch (e) {
+    throw fromNativeError(e, callSite);
+  }
 }

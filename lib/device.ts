@@ -2,10 +2,10 @@
  * Devices: the CPU backend and CUDA GPUs.
  * @module
  */
-import { binding, type HostTypedArray, type NativeDeviceInfo } from './binding.js';
+import { type HostTypedArray, type NativeDeviceInfo, binding, callNative, settleNative } from './binding.js';
 import { DTYPE_LIMITS, type DType, isFloatDType } from './dtype.js';
 import { UnsupportedError } from './errors.js';
-import { Tensor, type TensorData, callNative, settleNative } from './tensor.js';
+import { Tensor, type TensorData } from './tensor.js';
 import { checkDType, checkOptions, checkShape, rangeError, typeError } from './validate.js';
 
 /**

@@ -2,11 +2,11 @@
  * Tensors: typed, row-major, contiguous arrays on a device.
  * @module
  */
-import { binding, type NativeTensor } from './binding.js';
+import { type NativeTensor, binding, callNative, settleNative } from './binding.js';
 import type { Device, DeviceSpec } from './device.js';
 import { getDevice, resolveDevice } from './device.js';
 import { type ArrayFor, type DType, dtypeSize } from './dtype.js';
-import { DisposedError, fromNativeError } from './errors.js';
+import { DisposedError } from './errors.js';
 import { checkDType, checkInteger, checkOptions, checkShape, numel, rangeError, shapeText, typeError } from './validate.js';
 
 // util.inspect's hook, by its registered name (no node:util import, so the
@@ -24,31 +24,6 @@ const undisposed = new FinalizationRegistry<string>((what) => {
     process.emitWarning(`${what} was garbage-collected without dispose(); its memory was freed late`, { code: 'MOEKIT_UNDISPOSED' });
   }
 });
-
-/**
- * Calls into the binding, mapping native failures to moekit's error classes.
- * @internal
- */
-export function callNative<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    throw fromNativeError(e);
-  }
-}
-
-/**
- * Awaits a native promise; a failure is reported with the stack of the call
- * that started it.
- * @internal
- */
-export async function settleNative<T>(promise: Promise<T>, callSite: Error): Promise<T> {
-  try {
-    return await promise;
-  } catch (e) {
-    throw fromNativeError(e, callSite);
-  }
-}
 
 /**
  * A row-major, contiguous, immutable array of `dtype` elements on a device.

@@ -4,9 +4,8 @@
  * device's work and not the JS thread's.
  * @module
  */
-import { binding, type NativeMarker } from '../../lib/binding.js';
+import { type NativeMarker, binding, callNative, settleNative } from '../../lib/binding.js';
 import type { Device } from '../../lib/index.js';
-import { callNative, settleNative } from '../../lib/tensor.js';
 
 /** Records a marker after everything queued on `device` so far. */
 export function marker(device: Device): NativeMarker {

@@ -12,9 +12,8 @@
  * same rules on every device.
  * @module
  */
-import { binding } from '../binding.js';
+import { binding, callNative } from '../binding.js';
 import type { Fp8Format } from '../dtype.js';
-import { callNative } from '../tensor.js';
 import { checkOneOf, checkOptions, typeError } from '../validate.js';
 
 /** The FP8 formats. */

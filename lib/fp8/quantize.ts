@@ -15,9 +15,9 @@
  * Ragged edge blocks count only their real elements (as if zero-padded).
  * @module
  */
-import { binding } from '../binding.js';
+import { binding, callNative } from '../binding.js';
 import type { Fp8Format } from '../dtype.js';
-import { Tensor, callNative, checkTensor } from '../tensor.js';
+import { Tensor, checkTensor } from '../tensor.js';
 import { checkOneOf, checkOptions, shapeText, typeError } from '../validate.js';
 
 /** A quantization block: 1x128 (activations), 128x128 (weights) or one scale per tensor. */

@@ -3,9 +3,9 @@
  * convention), "NT" like every GEMM of the family.
  * @module
  */
-import { binding } from '../binding.js';
+import { binding, callNative } from '../binding.js';
 import { type Impl, Quantized, blockText, parseImpl } from '../fp8/quantize.js';
-import { Tensor, callNative } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import { checkOneOf, checkOptions, typeError } from '../validate.js';
 
 /** Options of {@link fp8Gemm}. */

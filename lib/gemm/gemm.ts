@@ -4,10 +4,10 @@
  * DeepSeek checkpoints.
  * @module
  */
-import { binding } from '../binding.js';
+import { binding, callNative } from '../binding.js';
 import type { DType } from '../dtype.js';
 import { type Impl, parseImpl } from '../fp8/quantize.js';
-import { Tensor, callNative, checkTensor } from '../tensor.js';
+import { Tensor, checkTensor } from '../tensor.js';
 import { checkOneOf, checkOptions } from '../validate.js';
 
 /** Options of {@link gemm}. */

@@ -10,8 +10,7 @@ import {
   device,
   fp8,
 } from '../../lib/index.js';
-import { binding } from '../../lib/binding.js';
-import { callNative } from '../../lib/tensor.js';
+import { binding, callNative } from '../../lib/binding.js';
 import { evalInChild } from '../helpers/child.js';
 import { cudaDevice, cudaSkipReason, testDevices } from '../helpers/devices.js';
 
