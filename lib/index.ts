@@ -44,8 +44,8 @@ export {
   type QuantizeOptions,
   type DequantizeOptions,
   type ScaleFormat,
-  type Impl,
 } from './fp8/quantize.js';
+export type { Impl } from './validate.js';
 export { gemm, type GemmOptions } from './gemm/gemm.js';
 export { fp8Gemm, type Fp8GemmOptions } from './gemm/fp8_gemm.js';
 export * as baselines from './baselines.js';

@@ -1,7 +1,10 @@
 /**
  * Argument checks with one message format:
  * `<op>: <arg> must be <expected>, got <actual>` (the native binding uses the same).
- * @internal
+ * Internal to moekit except the {@link Impl} type, which index.ts exports.
+ * Not tagged internal as a whole: this comment belongs to the first import,
+ * which stripInternal would then drop from validate.d.ts, leaving `DType`
+ * undefined there.
  * @module
  */
 import { DTYPES, type DType, isDType } from './dtype.js';
@@ -59,6 +62,19 @@ export function checkOneOf<const T extends readonly (string | number | boolean)[
     throw typeError(op, arg, `one of ${options.map((o) => (typeof o === 'string' ? `'${o}'` : String(o))).join(', ')}`, value);
   }
   return value as T[number];
+}
+
+/**
+ * Kernel choice, the `impl` option of every op: `'auto'` (the default),
+ * `'cpu'`, or a CUDA version by name (`'v1'`, ...).
+ */
+export type Impl = 'auto' | 'cpu' | `v${number}`;
+
+/** The `impl` option: `'auto'` when absent, else `'auto'`, `'cpu'` or `'vN'`. */
+export function parseImpl(op: string, value: unknown): Impl {
+  if (value === undefined) return 'auto';
+  if (typeof value !== 'string' || !/^(auto|cpu|v\d+)$/.test(value)) throw typeError(op, 'options.impl', "'auto', 'cpu' or 'vN'", value);
+  return value as Impl;
 }
 
 /**

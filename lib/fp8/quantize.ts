@@ -18,16 +18,13 @@
 import { binding, callNative } from '../binding.js';
 import type { Fp8Format } from '../dtype.js';
 import { Tensor, checkTensor } from '../tensor.js';
-import { checkOneOf, checkOptions, shapeText, typeError } from '../validate.js';
+import { type Impl, checkOneOf, checkOptions, parseImpl, shapeText, typeError } from '../validate.js';
 
 /** A quantization block: 1x128 (activations), 128x128 (weights) or one scale per tensor. */
 export type QuantBlock = readonly [1, 128] | readonly [128, 128] | 'tensor';
 
 /** How scales are stored: any f32, or powers of two (what an unsigned 8-bit exponent holds). */
 export type ScaleFormat = 'f32' | 'ue8m0';
-
-/** Kernel choice: `'auto'` (the default), `'cpu'`, or a CUDA version by name (`'v1'`, ...). */
-export type Impl = 'auto' | 'cpu' | `v${number}`;
 
 /** @internal Native names of the blocks. */
 export function blockName(block: QuantBlock): 'row128' | 'tile128' | 'tensor' {
@@ -46,13 +43,6 @@ function parseBlock(op: string, arg: string, value: unknown): QuantBlock {
     return Object.freeze([value[0], 128]) as QuantBlock;
   }
   throw typeError(op, arg, "[1, 128], [128, 128] or 'tensor'", value);
-}
-
-/** @internal */
-export function parseImpl(op: string, value: unknown): Impl {
-  if (value === undefined) return 'auto';
-  if (typeof value !== 'string' || !/^(auto|cpu|v\d+)$/.test(value)) throw typeError(op, 'options.impl', "'auto', 'cpu' or 'vN'", value);
-  return value as Impl;
 }
 
 /**

@@ -4,9 +4,9 @@
  * @module
  */
 import { binding, callNative } from '../binding.js';
-import { type Impl, Quantized, blockText, parseImpl } from '../fp8/quantize.js';
+import { Quantized, blockText } from '../fp8/quantize.js';
 import { Tensor } from '../tensor.js';
-import { checkOneOf, checkOptions, typeError } from '../validate.js';
+import { type Impl, checkOneOf, checkOptions, parseImpl, typeError } from '../validate.js';
 
 /** Options of {@link fp8Gemm}. */
 export interface Fp8GemmOptions<O extends 'bf16' | 'f32'> {

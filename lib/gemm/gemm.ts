@@ -6,9 +6,8 @@
  */
 import { binding, callNative } from '../binding.js';
 import type { DType } from '../dtype.js';
-import { type Impl, parseImpl } from '../fp8/quantize.js';
 import { Tensor, checkTensor } from '../tensor.js';
-import { checkOneOf, checkOptions } from '../validate.js';
+import { type Impl, checkOneOf, checkOptions, parseImpl } from '../validate.js';
 
 /** Options of {@link gemm}. */
 export interface GemmOptions<O extends 'f32' | 'bf16' | 'f16'> {
