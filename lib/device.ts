@@ -3,6 +3,7 @@
  * @module
  */
 import { type HostTypedArray, type NativeDeviceInfo, binding, callNative, settleNative } from './binding.js';
+import { provideDeviceLookup } from './device_lookup.js';
 import { DTYPE_LIMITS, type DType, isFloatDType } from './dtype.js';
 import { UnsupportedError } from './errors.js';
 import { Tensor, type TensorData } from './tensor.js';
@@ -379,3 +380,7 @@ export function resolveDevice(op: string, target: unknown): Device {
   }
   throw typeError(op, 'device', `a Device or ${SPEC_TEXT}`, target);
 }
+
+// Tensors find their devices through device_lookup.ts rather than by
+// importing this module, which imports theirs (see device_lookup.ts).
+provideDeviceLookup({ byId: getDevice, resolve: resolveDevice });

@@ -3,8 +3,10 @@
  * @module
  */
 import { type NativeTensor, binding, callNative, settleNative } from './binding.js';
+// Type-only: device.ts imports this module, so devices are reached through
+// device_lookup.ts (which explains why).
 import type { Device, DeviceSpec } from './device.js';
-import { getDevice, resolveDevice } from './device.js';
+import { deviceLookup } from './device_lookup.js';
 import { type ArrayFor, type DType, dtypeSize } from './dtype.js';
 import { DisposedError } from './errors.js';
 import { checkDType, checkInteger, checkOptions, checkShape, numel, rangeError, shapeText, typeError } from './validate.js';
@@ -60,7 +62,7 @@ export class Tensor<D extends DType = DType> {
     this.shape = Object.freeze([...handle.shape]);
     this.size = numel(this.shape);
     this.byteLength = this.size * dtypeSize(this.dtype);
-    this.device = getDevice(handle.device);
+    this.device = deviceLookup().byId(handle.device);
     undisposed.register(this, `Tensor(${this.dtype} ${shapeText(this.shape)} on ${this.device.id})`, this);
   }
 
@@ -154,7 +156,7 @@ export class Tensor<D extends DType = DType> {
     const opts = checkOptions('to', options, ['pinned']);
     const pinned = opts.pinned ?? false;
     if (typeof pinned !== 'boolean') throw typeError('to', 'options.pinned', 'a boolean', pinned);
-    const dev = resolveDevice('to', target);
+    const dev = deviceLookup().resolve('to', target);
     return Tensor.fromNative<D>(callNative(() => binding().copyTo(handle, dev.id, pinned)));
   }
 
