@@ -161,6 +161,7 @@ export interface NativeKernelVersion {
   minSm: number;
   maxSm: number;
   verifiedOn: string;
+  absent: string;
 }
 
 /** The package root (where package.json is), from lib/ or dist/lib/. */

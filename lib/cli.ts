@@ -45,9 +45,9 @@ function info(): void {
   for (const [op, versions] of Object.entries(kernelVersions())) {
     for (const v of versions) {
       const arch = `sm_${v.minSm}${v.maxSm ? (v.maxSm === v.minSm ? ' only' : `..sm_${v.maxSm}`) : '+'}`;
-      const verified = v.verifiedOn.length ? `verified on ${v.verifiedOn.join(', ')}` : 'never run on a GPU';
+      const verified = v.absent ? `absent from this build (${v.absent})` : v.verifiedOn.length ? `verified on ${v.verifiedOn.join(', ')}` : 'never run on a GPU';
       const here = gpus.map((g) => `${g.id}: ${v.verifiedOn.includes(`sm_${g.computeCapability!.join('')}`) ? 'verified' : 'unverified'}`);
-      console.log(`  ${op.padEnd(9)} ${v.name.padEnd(3)} ${arch.padEnd(13)} ${verified}${here.length ? ` (${here.join(', ')})` : ''} - ${v.idea}`);
+      console.log(`  ${op.padEnd(10)} ${v.name.padEnd(3)} ${arch.padEnd(13)} ${verified}${here.length ? ` (${here.join(', ')})` : ''} - ${v.idea}`);
     }
   }
 }

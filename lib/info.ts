@@ -36,6 +36,11 @@ export interface KernelVersionInfo {
    * `['sm_90']`). `impl: 'auto'` only picks verified versions (else v1).
    */
   readonly verifiedOn: readonly string[];
+  /**
+   * Why this build cannot run the version ('' when it can): it needs
+   * architecture-specific code (e.g. sm_90a) the build was not compiled for.
+   */
+  readonly absent: string;
 }
 
 /** The CUDA versions of each op (empty lists when the build has no CUDA). */

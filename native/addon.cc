@@ -1,10 +1,11 @@
-// The addon's entry point: registers each op family. Everything else lives
-// in native/ops/ (argument checks, parameters) and the backends.
+// The addon's entry point: installs the bindings every op registered for
+// itself (native/ops/registry.h). Everything else lives in native/ops/
+// (argument checks, parameters, version tables) and the backends.
 #include <napi.h>
 
 #include "binding/addon_data.h"
 #include "device/cuda_runtime_host.h"
-#include "ops/register.h"
+#include "ops/registry.h"
 
 namespace {
 
@@ -31,11 +32,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   // both when a binding function changes its arguments or results.
   exports.Set("moekitAbi", Napi::Number::New(env, 1));
   exports.Set("buildInfo", Napi::Function::New(env, build_info, "buildInfo"));
-  moekit::register_runtime(env, exports);
-  moekit::register_fp8(env, exports);
-  moekit::register_quantize(env, exports);
-  moekit::register_gemm(env, exports);
-  moekit::register_baselines(env, exports);
+  moekit::install_bindings(env, exports);
   return exports;
 }
 

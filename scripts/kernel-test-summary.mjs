@@ -2,9 +2,16 @@
 // Reads a vitest JSON report (scripts/gpu-verify.sh writes one) and prints,
 // per op and CUDA kernel version, how many of its GPU tests passed, failed
 // and were skipped. A version may get this GPU's architecture in its
-// verified_on (native/ops/kernel_tables.cc) only when its tests all passed
-// and none was skipped for lack of a GPU.
+// verified_on (the version table beside the op's binding, native/ops/<family>/<op>.cc)
+// only when its tests all passed and none was skipped for lack of a GPU.
+//
+// The ops and versions come from the addon's registry (kernelVersions()),
+// so every registered version is listed, including one no test named:
+// that one is reported as untested, never silently left out.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const file = process.argv[2];
 if (!file) {
@@ -12,14 +19,26 @@ if (!file) {
   process.exit(2);
 }
 const report = JSON.parse(readFileSync(file, 'utf8'));
-const counts = new Map();
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const load = createRequire(import.meta.url)('node-gyp-build');
+const registry = load(root).kernelVersions();
+const versions = Object.entries(registry).flatMap(([op, list]) => list.map((v) => [op, v.name]));
+if (versions.length === 0) {
+  console.log('this build has no CUDA kernel versions');
+  process.exit(1);
+}
+// Longest op names first, so "fp8Gemm" is not taken for "gemm".
+const ops = Object.keys(registry).sort((a, b) => b.length - a.length);
+const pattern = new RegExp(`^(${ops.join('|')})\\b.*?\\b(v\\d+)\\b`);
+const counts = new Map(versions.map(([op, name]) => [`${op} ${name}`, { passed: 0, failed: 0, skipped: 0, failures: [] }]));
 for (const suite of report.testResults ?? []) {
   for (const t of suite.assertionResults ?? []) {
     const name = t.fullName ?? [...(t.ancestorTitles ?? []), t.title].join(' ');
-    const m = /^(quantize|gemm|fp8Gemm)\b.*?\b(v\d+)\b/.exec(name);
+    const m = pattern.exec(name);
     if (!m) continue;
     const key = `${m[1]} ${m[2]}`;
-    const c = counts.get(key) ?? { passed: 0, failed: 0, skipped: 0, failures: [] };
+    const c = counts.get(key);
+    if (!c) continue; // a version the registry does not know (renamed or removed)
     if (t.status === 'passed') c.passed++;
     else if (t.status === 'failed') {
       c.failed++;
@@ -28,15 +47,12 @@ for (const suite of report.testResults ?? []) {
     counts.set(key, c);
   }
 }
-if (counts.size === 0) {
-  console.log('no kernel-version tests in the report');
-  process.exit(1);
-}
 let bad = false;
 for (const [key, c] of [...counts].sort()) {
-  const verdict = c.failed === 0 && c.skipped === 0 && c.passed > 0 ? 'all passed' : c.failed ? 'FAILED' : 'incomplete';
+  const verdict =
+    c.failed === 0 && c.skipped === 0 && c.passed > 0 ? 'all passed' : c.failed ? 'FAILED' : c.passed + c.skipped === 0 ? 'untested' : 'incomplete';
   if (verdict !== 'all passed') bad = true;
-  console.log(`${key.padEnd(12)} passed ${String(c.passed).padStart(4)}  failed ${String(c.failed).padStart(4)}  skipped ${String(c.skipped).padStart(4)}  ${verdict}`);
+  console.log(`${key.padEnd(14)} passed ${String(c.passed).padStart(4)}  failed ${String(c.failed).padStart(4)}  skipped ${String(c.skipped).padStart(4)}  ${verdict}`);
   for (const f of c.failures.slice(0, 5)) console.log(`    failed: ${f}`);
 }
 process.exit(bad ? 1 : 0);

@@ -137,6 +137,12 @@ void expect_same_device(const TensorRef& a, const TensorRef& b, const char* op, 
   }
 }
 
+void expect_shape(const TensorRef& t, const Shape& want, const char* op, const std::string& name, const std::string& why) {
+  if (t.shape != want) throw_range_error(op, name + ".shape", shape_string(want) + " (" + why + ")", shape_string(t.shape));
+}
+
+std::string quoted(DType d) { return std::string("'") + dtype_name(d) + "'"; }
+
 Napi::Value shape_to_js(Napi::Env env, const Shape& shape) {
   Napi::Array a = Napi::Array::New(env, shape.size());
   for (size_t i = 0; i < shape.size(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(shape[i])));

@@ -33,6 +33,11 @@ const TensorRef& arg_tensor(const Napi::CallbackInfo& info, size_t i, const char
 void expect_dtype(const TensorRef& t, DType want, const char* op, const char* name);
 void expect_rank(const TensorRef& t, int rank, const char* op, const char* name);
 void expect_same_device(const TensorRef& a, const TensorRef& b, const char* op, const char* name_a, const char* name_b);
+// `t`'s shape must be `want`; `why` says where that shape comes from.
+void expect_shape(const TensorRef& t, const Shape& want, const char* op, const std::string& name, const std::string& why);
+
+// "'bf16'": a dtype as messages quote it.
+std::string quoted(DType d);
 
 Napi::Value shape_to_js(Napi::Env env, const Shape& shape);
 

@@ -22,11 +22,20 @@ struct KernelVersion {
   const char* idea;         // one line: what makes this version what it is
   int min_sm;               // e.g. 80 for sm_80
   int max_sm;               // inclusive; 0 = no upper bound (sm_90a code runs on 9.0 only)
+  // Architecture-specific code it needs in the binary ("90a"), or "": a
+  // build without it would run a trap stub, so it is then unsupported.
+  const char* needs_code;
   const char* verified_on;  // comma-separated "sm_NN" where the CUDA tests passed on a GPU; "" = never run on a GPU
   // Why this version cannot run `p` (shape constraints, dtypes); nullptr when it can.
   const char* (*unsupported)(const Params& p);
   void (*launch)(const Params& p, cudaStream_t stream);
 };
+
+// For versions that take every call.
+template <typename Params>
+const char* always_supported(const Params&) {
+  return nullptr;
+}
 
 inline bool verified_for(const char* verified_on, int sm) {
   const std::string want = "sm_" + std::to_string(sm);
@@ -49,13 +58,16 @@ bool fits_arch(const KernelVersion<Params>& v, int sm) {
 
 // The version to run: `requested` by name, or for "auto" the highest
 // verified version that fits, else v1 (the first entry). Throws Error with
-// the reason when a named version cannot run this call.
-template <typename Params>
+// the reason when a named version cannot run this call. `absent(code)` says
+// why the build lacks a version's architecture-specific code ("" if not).
+template <typename Params, typename Absent>
 const KernelVersion<Params>& pick_version(const std::vector<KernelVersion<Params>>& versions, const std::string& requested,
-                                          int sm, const Params& p, const char* op) {
+                                          int sm, const Params& p, const char* op, Absent absent) {
   if (requested == "auto") {
     for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
-      if (fits_arch(*it, sm) && verified_for(it->verified_on, sm) && it->unsupported(p) == nullptr) return *it;
+      if (fits_arch(*it, sm) && verified_for(it->verified_on, sm) && absent(it->needs_code).empty() && it->unsupported(p) == nullptr) {
+        return *it;
+      }
     }
     const auto& first = versions.front();
     if (const char* why = first.unsupported(p)) throw_unsupported(std::string(op) + ": " + why);
@@ -67,6 +79,8 @@ const KernelVersion<Params>& pick_version(const std::vector<KernelVersion<Params
       throw_unsupported(std::string(op) + ": impl '" + v.name + "' needs compute capability " + std::to_string(v.min_sm / 10) + "." +
                         std::to_string(v.min_sm % 10) + (v.max_sm ? " exactly" : " or newer") + "; this GPU is sm_" + std::to_string(sm));
     }
+    const std::string missing = absent(v.needs_code);
+    if (!missing.empty()) throw_unsupported(std::string(op) + ": impl '" + v.name + "': " + missing);
     if (const char* why = v.unsupported(p)) throw_unsupported(std::string(op) + ": impl '" + v.name + "': " + why);
     return v;
   }

@@ -1,12 +1,14 @@
-// Choosing the implementation of an op call: the CPU twin on the CPU, a
-// CUDA version (by name or `auto`, see kernel_version.h) on a GPU.
+// Choosing and running the implementation of an op call: the CPU twin on
+// the CPU, a CUDA version (by name or `auto`, see kernel_version.h) on a GPU.
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../common/kernel_version.h"
 #include "../core/device.h"
+#include "registry.h"
 
 namespace moekit {
 
@@ -28,7 +30,24 @@ const KernelVersion<Params>* choose_impl(const std::vector<KernelVersion<Params>
     return nullptr;
   }
   if (versions.empty()) throw_unsupported(std::string(op) + ": this build has no CUDA kernels");
-  return &pick_version(versions, impl, device_sm(device), p, op);
+  return &pick_version(versions, impl, device_sm(device), p, op, code_absent);
+}
+
+// Chooses the implementation of `op` for `impl` on `device` and queues it:
+// the chosen CUDA version on the device's stream, or else the CPU twin.
+// `io` names the buffers the call reads and writes (scratch included), so
+// failures follow the data and the buffers live until the work is issued.
+template <typename Params>
+void enqueue_op(Device& device, const char* op, TaskIO io, const std::vector<KernelVersion<Params>>& versions, const std::string& impl,
+                void (*cpu_twin)(const Params&), const Params& p) {
+  const KernelVersion<Params>* version = choose_impl(versions, impl, device, p, op);
+  device.enqueue(op, std::move(io), [version, cpu_twin, p](ExecContext& ctx) {
+    if (version) {
+      version->launch(p, static_cast<cudaStream_t>(ctx.stream));
+    } else {
+      cpu_twin(p);
+    }
+  });
 }
 
 }  // namespace moekit

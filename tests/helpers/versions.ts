@@ -17,7 +17,7 @@ import { UnsupportedError, kernelVersions } from '../../lib/index.js';
 import type { Accumulator } from './tolerance.js';
 
 /** The ops with CUDA versions. */
-export type VersionedOp = 'gemm' | 'fp8Gemm' | 'quantize';
+export type VersionedOp = 'gemm' | 'fp8Gemm' | 'quantize' | 'dequantize' | 'cast';
 
 type Fp8 = 'e4m3' | 'e5m2';
 
@@ -26,6 +26,8 @@ export interface CallOf {
   gemm: { m: number; n: number; k: number; dtype: 'f32' | 'bf16' | 'f16'; sm: number };
   fp8Gemm: { m: number; n: number; k: number; aFormat: Fp8; bFormat: Fp8; sm: number };
   quantize: { shape: readonly number[]; block: '1x128' | '128x128' | 'tensor'; dtype: 'f32' | 'bf16' | 'f16'; sm: number };
+  dequantize: { shape: readonly number[]; block: '1x128' | '128x128' | 'tensor'; sm: number };
+  cast: { size: number; sm: number };
 }
 
 interface Contract<C> {
@@ -73,6 +75,14 @@ const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } =
         return ((c.shape.at(-1) ?? 0) * bytes) % 16 !== 0 ? /rows must be a multiple of 16 bytes/ : undefined;
       },
     },
+  },
+  dequantize: {
+    // cuda/fp8/quantize_v1.cu (dequantize_v1): a thread per element, any shape
+    v1: { limits: () => undefined },
+  },
+  cast: {
+    // cuda/runtime/cast_v1.cu: a thread per element, any size
+    v1: { limits: () => undefined },
   },
 };
 

@@ -16,7 +16,7 @@
 #include "../../binding/js_errors.h"
 #include "../../binding/tensor_handle.h"
 #include "../../device/registry.h"
-#include "../register.h"
+#include "../registry.h"
 
 namespace moekit {
 
@@ -36,7 +36,6 @@ constexpr int BLOCK_SCALING_CC_MAJOR = 9;
 enum class Feature { Gemm, Fp8Tensor, Fp8Block };
 enum class Fp8Mode { Tensor, Block };
 
-std::string quoted(DType t) { return std::string("'") + dtype_name(t) + "'"; }
 
 std::string cc_text(const DeviceInfo& d) { return std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor); }
 
@@ -111,10 +110,6 @@ Napi::Value baseline_status(const Napi::CallbackInfo& info) {
   o.Set("fp8Tensor", feature_to_js(env, feature_blocker(Feature::Fp8Tensor, library, gpu, device_id)));
   o.Set("fp8Block", feature_to_js(env, feature_blocker(Feature::Fp8Block, library, gpu, device_id)));
   return o;
-}
-
-void expect_shape(const TensorRef& t, const Shape& want, const char* op, const std::string& name, const std::string& why) {
-  if (t.shape != want) throw_range_error(op, name + ".shape", shape_string(want) + " (" + why + ")", shape_string(t.shape));
 }
 
 // cuBLASLt describes matrices with 32-bit sizes in practice.
@@ -342,13 +337,15 @@ Napi::Value baseline_fp8_gemm(const Napi::CallbackInfo& info) {
   return TensorHandle::wrap(info.Env(), std::move(c));
 }
 
-}  // namespace
-
-void register_baselines(Napi::Env env, Napi::Object exports) {
+void install(Napi::Env env, Napi::Object exports) {
   exports.Set("baselineStatus", Napi::Function::New<guarded<baseline_status>>(env, "baselineStatus"));
   exports.Set("baselineGemm", Napi::Function::New<guarded<baseline_gemm>>(env, "baselineGemm"));
   exports.Set("baselineFp8Prepare", Napi::Function::New<guarded<baseline_fp8_prepare>>(env, "baselineFp8Prepare"));
   exports.Set("baselineFp8Gemm", Napi::Function::New<guarded<baseline_fp8_gemm>>(env, "baselineFp8Gemm"));
 }
 
+}  // namespace
+
 }  // namespace moekit
+
+MOEKIT_REGISTER_BINDINGS(moekit::install)

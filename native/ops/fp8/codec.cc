@@ -5,7 +5,7 @@
 #include "../../binding/args.h"
 #include "../../binding/js_errors.h"
 #include "../../core/thread_pool.h"
-#include "../register.h"
+#include "../registry.h"
 
 namespace moekit {
 
@@ -70,11 +70,13 @@ Napi::Value fp8_decode(const Napi::CallbackInfo& info) {
   return out;
 }
 
-}  // namespace
-
-void register_fp8(Napi::Env env, Napi::Object exports) {
+void install(Napi::Env env, Napi::Object exports) {
   exports.Set("fp8Encode", Napi::Function::New<guarded<fp8_encode>>(env, "fp8Encode"));
   exports.Set("fp8Decode", Napi::Function::New<guarded<fp8_decode>>(env, "fp8Decode"));
 }
 
+}  // namespace
+
 }  // namespace moekit
+
+MOEKIT_REGISTER_BINDINGS(moekit::install)

@@ -7,10 +7,31 @@
 #include "../../binding/js_errors.h"
 #include "../../binding/tensor_handle.h"
 #include "../dispatch.h"
-#include "../kernel_tables.h"
-#include "../register.h"
+#include "../registry.h"
 
 namespace moekit {
+
+// The CUDA versions, v1 first. `verified_on` lists the architectures where
+// a version passed the CUDA tests on a real GPU; change it only after such
+// a run. A version never run on a GPU has "" and is reachable only by name.
+const std::vector<KernelVersion<QuantizeParams>>& quantize_versions() {
+  static const std::vector<KernelVersion<QuantizeParams>> versions = {
+#ifdef MOEKIT_WITH_CUDA
+      {"v1", "warp per 1x128 block, block per 128x128 tile", 80, 0, "", "", always_supported<QuantizeParams>, quantize_v1},
+      {"v2", "16-byte vector loads, tile held in registers", 80, 0, "", "", quantize_v2_unsupported, quantize_v2},
+#endif
+  };
+  return versions;
+}
+
+const std::vector<KernelVersion<DequantizeParams>>& dequantize_versions() {
+  static const std::vector<KernelVersion<DequantizeParams>> versions = {
+#ifdef MOEKIT_WITH_CUDA
+      {"v1", "a thread per element", 80, 0, "", "", always_supported<DequantizeParams>, dequantize_v1},
+#endif
+  };
+  return versions;
+}
 
 namespace {
 
@@ -78,14 +99,9 @@ Napi::Value quantize(const Napi::CallbackInfo& info) {
   if (block == QuantBlock::TENSOR && device.kind() == DeviceKind::Cuda) scratch = allocate_tensor(device, DType::F32, {1}, op, "the amax scratch");
   QuantizeParams p{x.data(), values.data_as<uint8_t>(), scales.data_as<float>(), scratch.storage ? scratch.data_as<float>() : nullptr,
                    x.dtype, format, block, ue8m0, l.batch, l.rows, l.cols};
-  const auto* version = choose_impl(quantize_versions(), impl, device, p, op);
-  device.enqueue("quantize", {{x.storage}, {values.storage, scales.storage}}, [p, version, x, values, scales, scratch](ExecContext& ctx) {
-    if (version) {
-      version->launch(p, static_cast<cudaStream_t>(ctx.stream));
-    } else {
-      quantize_cpu(p);
-    }
-  });
+  std::vector<StoragePtr> written{values.storage, scales.storage};
+  if (scratch.storage) written.push_back(scratch.storage);
+  enqueue_op(device, op, {{x.storage}, written}, quantize_versions(), impl, quantize_cpu, p);
   Napi::Array out = Napi::Array::New(info.Env(), 2);
   out.Set(0u, TensorHandle::wrap(info.Env(), std::move(values)));
   out.Set(1u, TensorHandle::wrap(info.Env(), std::move(scales)));
@@ -131,24 +147,20 @@ Napi::Value dequantize(const Napi::CallbackInfo& info) {
   Device& device = values.device();
   TensorRef out = allocate_tensor(device, out_dtype, values.shape, op, "the output");
   DequantizeParams p{values.data_as<uint8_t>(), scales.data_as<float>(), out.data(), values.dtype, out_dtype, block, l.batch, l.rows, l.cols};
-  device.enqueue("dequantize", {{values.storage, scales.storage}, {out.storage}}, [p, values, scales, out](ExecContext& ctx) {
-    if (ctx.device.kind() == DeviceKind::Cpu) {
-      dequantize_cpu(p);
-    } else {
-#ifdef MOEKIT_WITH_CUDA
-      dequantize_v1(p, static_cast<cudaStream_t>(ctx.stream));
-#endif
-    }
-  });
+  enqueue_op(device, op, {{values.storage, scales.storage}, {out.storage}}, dequantize_versions(), "auto", dequantize_cpu, p);
   return TensorHandle::wrap(info.Env(), std::move(out));
 }
 
-}  // namespace
-
-void register_quantize(Napi::Env env, Napi::Object exports) {
+void install(Napi::Env env, Napi::Object exports) {
   exports.Set("quantize", Napi::Function::New<guarded<quantize>>(env, "quantize"));
   exports.Set("dequantize", Napi::Function::New<guarded<dequantize>>(env, "dequantize"));
   exports.Set("checkQuantized", Napi::Function::New<guarded<check_quantized_js>>(env, "checkQuantized"));
 }
 
+}  // namespace
+
 }  // namespace moekit
+
+MOEKIT_REGISTER_BINDINGS(moekit::install)
+MOEKIT_REGISTER_VERSIONS("quantize", moekit::quantize_versions)
+MOEKIT_REGISTER_VERSIONS("dequantize", moekit::dequantize_versions)

@@ -1,26 +1,25 @@
-// Devices and tensors: creation, reads, copies between devices, casts,
-// views, synchronization, memory statistics and timing markers.
+// Tensors: creation from host data, empty and zeros, reads back to the
+// host, copies between devices, and views.
 #include <napi.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
 #include <vector>
 
-#include "cast.h"
-#include "../../core/latch.h"
-#include "../../core/size_math.h"
-#include "../../binding/addon_data.h"
 #include "../../binding/args.h"
 #include "../../binding/js_errors.h"
 #include "../../binding/tensor_handle.h"
+#include "../../core/latch.h"
+#include "../../core/size_math.h"
 #include "../../cpu/runtime/host_convert.h"
 #include "../../device/cpu_device.h"
 #include "../../device/registry.h"
-#include "../register.h"
+#include "../registry.h"
+#include "host_buffers.h"
 
 namespace moekit {
+
+StoragePtr host_staging(size_t bytes) { return cpu_device().allocate(bytes, AllocOptions(false, false)); }
 
 namespace {
 
@@ -28,62 +27,6 @@ namespace {
 // constants MAX_LENGTH). Newer Node.js versions allow more; a result beyond
 // what the running engine takes is still rejected cleanly when it is made.
 constexpr uint64_t MAX_READ_BYTES = uint64_t{1} << 32;
-
-const char* kind_name(DeviceKind k) { return k == DeviceKind::Cpu ? "cpu" : "cuda"; }
-
-// Host memory for data on its way to or from a device (not a tensor).
-// Never poisoned (filled at once) and safe from queue threads (no drain).
-StoragePtr host_staging(size_t bytes) { return cpu_device().allocate(bytes, AllocOptions(false, false)); }
-
-Napi::Object info_to_js(Napi::Env env, const DeviceInfo& d) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("id", d.id);
-  o.Set("kind", kind_name(d.kind));
-  o.Set("ordinal", d.ordinal);
-  o.Set("name", d.name);
-  o.Set("totalMemory", static_cast<double>(d.total_memory));
-  if (d.kind == DeviceKind::Cpu) {
-    o.Set("threads", d.threads);
-  } else {
-    Napi::Array cc = Napi::Array::New(env, 2);
-    cc.Set(0u, d.cc_major);
-    cc.Set(1u, d.cc_minor);
-    o.Set("computeCapability", cc);
-    o.Set("smCount", d.sm_count);
-    o.Set("l2Bytes", static_cast<double>(d.l2_bytes));
-    o.Set("sharedMemoryPerBlockOptin", static_cast<double>(d.shared_memory_per_block_optin));
-    o.Set("sharedMemoryPerSm", static_cast<double>(d.shared_memory_per_sm));
-    o.Set("clockKhz", d.clock_khz);
-    o.Set("memoryClockKhz", d.memory_clock_khz);
-    o.Set("memoryBusWidth", d.memory_bus_width);
-    o.Set("driverVersion", d.driver_version);
-    o.Set("runtimeVersion", d.runtime_version);
-  }
-  if (!d.lost.empty()) o.Set("lost", d.lost);
-  return o;
-}
-
-Napi::Value devices(const Napi::CallbackInfo& info) {
-  const auto infos = device_infos();
-  Napi::Array a = Napi::Array::New(info.Env(), infos.size());
-  for (size_t i = 0; i < infos.size(); ++i) a.Set(static_cast<uint32_t>(i), info_to_js(info.Env(), infos[i]));
-  return a;
-}
-
-Napi::Value cuda_status(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const CudaProbe& p = cuda_probe();
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("built", cuda_built());
-  o.Set("available", !p.devices.empty());
-  o.Set("reason", p.unavailable_reason);
-  Napi::Array skipped = Napi::Array::New(env, p.skipped.size());
-  for (size_t i = 0; i < p.skipped.size(); ++i) skipped.Set(static_cast<uint32_t>(i), p.skipped[i]);
-  o.Set("skipped", skipped);
-  o.Set("runtimeVersion", cuda_runtime_version());
-  o.Set("driverVersion", cuda_driver_version());
-  return o;
-}
 
 HostArray host_array_type(napi_typedarray_type t, const char* op) {
   switch (t) {
@@ -182,17 +125,15 @@ Napi::Value make_tensor(const Napi::CallbackInfo& info, const char* op, bool zer
 Napi::Value empty(const Napi::CallbackInfo& info) { return make_tensor(info, "empty", false); }
 Napi::Value zeros(const Napi::CallbackInfo& info) { return make_tensor(info, "zeros", true); }
 
-// Host buffers of read results not yet handed to JS (a test hook reads it:
-// a read whose environment is gone must free its buffer).
-std::atomic<uint64_t> pending_read_bytes{0};
+std::atomic<uint64_t> read_bytes_pending{0};
 
 // Bytes handed to JS as an ArrayBuffer, which frees them. Not zero-filled:
 // every byte is written before it is handed over.
 struct HostBytes {
   std::unique_ptr<uint8_t[]> data;
   size_t size = 0;
-  explicit HostBytes(size_t n) : data(n ? new uint8_t[n] : nullptr), size(n) { pending_read_bytes.fetch_add(n); }
-  ~HostBytes() { pending_read_bytes.fetch_sub(size); }
+  explicit HostBytes(size_t n) : data(n ? new uint8_t[n] : nullptr), size(n) { read_bytes_pending.fetch_add(n); }
+  ~HostBytes() { read_bytes_pending.fetch_sub(size); }
   HostBytes(const HostBytes&) = delete;
   HostBytes& operator=(const HostBytes&) = delete;
 };
@@ -328,23 +269,6 @@ Napi::Value copy_to(const Napi::CallbackInfo& info) {
   return TensorHandle::wrap(info.Env(), std::move(dst));
 }
 
-Napi::Value cast(const Napi::CallbackInfo& info) {
-  const TensorRef src = arg_tensor(info, 0, "cast", "tensor");
-  const DType dtype = arg_dtype(info, 1, "cast", "dtype");
-  TensorRef dst = allocate_tensor(src.device(), dtype, src.shape, "cast", "the output");
-  src.device().enqueue("cast", {{src.storage}, {dst.storage}}, [src, dst](ExecContext& ctx) {
-    const CastParams p{src.data(), dst.data(), src.dtype, dst.dtype, src.numel()};
-    if (ctx.device.kind() == DeviceKind::Cpu) {
-      cast_cpu(p);
-    } else {
-#ifdef MOEKIT_WITH_CUDA
-      cast_v1(p, static_cast<cudaStream_t>(ctx.stream));
-#endif
-    }
-  });
-  return TensorHandle::wrap(info.Env(), std::move(dst));
-}
-
 Napi::Value reshape(const Napi::CallbackInfo& info) {
   const TensorRef src = arg_tensor(info, 0, "reshape", "tensor");
   Shape shape = arg_shape(info, 1, "reshape", "shape");
@@ -357,162 +281,20 @@ Napi::Value reshape(const Napi::CallbackInfo& info) {
   return TensorHandle::wrap(info.Env(), std::move(view));
 }
 
-Napi::Value synchronize(const Napi::CallbackInfo& info) {
-  Device& device = arg_device(info, 0, "synchronize");
-  auto pending = std::make_shared<PendingPromise>(info.Env());
-  Napi::Promise promise = pending->promise();
-  device.enqueue([pending](ExecContext& ctx) {
-    try {
-      ctx.device.finish(ctx);
-      if (auto error = ctx.device.take_error()) {
-        pending->reject(*error);
-      } else if (auto lost = ctx.device.lost()) {
-        pending->reject(*lost);
-      } else {
-        pending->resolve(nullptr);
-      }
-    } catch (const Error& e) {
-      ctx.device.note_failure(e);
-      pending->reject(ctx.device.lost().value_or(e));
-    }
-  });
-  return promise;
-}
-
-Napi::Value memory(const Napi::CallbackInfo& info) {
-  Device& device = arg_device(info, 0, "memory");
-  const MemoryStats m = device.memory();
-  Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("bytes", static_cast<double>(m.bytes));
-  o.Set("buffers", static_cast<double>(m.buffers));
-  o.Set("tensors", static_cast<double>(m.tensors));
-  if (device.kind() == DeviceKind::Cpu) {
-    o.Set("cached", static_cast<double>(m.cached));
-    o.Set("limit", static_cast<double>(m.limit));
-  } else {
-    o.Set("reserved", static_cast<double>(m.reserved));
-    o.Set("deviceFree", static_cast<double>(m.device_free));
-    o.Set("deviceTotal", static_cast<double>(m.device_total));
-  }
-  return o;
-}
-
-Napi::Value release_cache(const Napi::CallbackInfo& info) {
-  Device& device = arg_device(info, 0, "releaseCache");
-  const uint64_t before = device.memory().cached + device.memory().reserved;
-  device.release_cache();
-  const MemoryStats after = device.memory();
-  const uint64_t now = after.cached + after.reserved;
-  return Napi::Number::New(info.Env(), static_cast<double>(before > now ? before - now : 0));
-}
-
-// Test hooks (not part of the public API).
-
-// injectFailure(device, shape, fatal) -> a tensor whose producing work
-// fails; with `fatal`, as a fatal fault that loses the device.
-Napi::Value inject_failure(const Napi::CallbackInfo& info) {
-  Device& device = arg_device(info, 0, "injectFailure");
-  TensorRef out = allocate_tensor(device, DType::F32, arg_shape(info, 1, "injectFailure", "shape"), "injectFailure", "shape");
-  const bool fatal = info.Length() > 2 && !info[2].IsUndefined() && arg_bool(info, 2, "injectFailure", "fatal");
-  device.enqueue("injectFailure", {{}, {out.storage}}, [fatal](ExecContext&) {
-    throw Error(fatal ? ErrorCode::DeviceLost : ErrorCode::Kernel, fatal ? "fatal fault injected for a test" : "failure injected for a test");
-  });
-  return TensorHandle::wrap(info.Env(), std::move(out));
-}
-
-// queueStats(device) -> { pending, skipped, pendingReadBytes }
-Napi::Value queue_stats(const Napi::CallbackInfo& info) {
-  Device& device = arg_device(info, 0, "queueStats");
-  const QueueStats q = device.queue_stats();
-  Napi::Object o = Napi::Object::New(info.Env());
-  o.Set("pending", static_cast<double>(q.pending));
-  o.Set("skipped", static_cast<double>(q.skipped));
-  o.Set("pendingReadBytes", static_cast<double>(pending_read_bytes.load()));
-  return o;
-}
-
-Napi::Value set_poison(const Napi::CallbackInfo& info) {
-  Device& device = arg_device(info, 0, "setPoison");
-  device.set_poison(arg_bool(info, 1, "setPoison", "on"));
-  return info.Env().Undefined();
-}
-
-// Timing markers: marker(device) records a point in the device's queue;
-// elapsed(a, b) resolves to the milliseconds between two markers.
-struct MarkerBox {
-  Device* device = nullptr;
-  std::unique_ptr<Marker> marker;  // set by the queue
-};
-
-const napi_type_tag MARKER_TAG = {0x6d6f656b69742d6dull, 0x61726b65722d7631ull};
-
-Napi::Value marker(const Napi::CallbackInfo& info) {
-  Device& device = arg_device(info, 0, "marker");
-  auto* box = new std::shared_ptr<MarkerBox>(std::make_shared<MarkerBox>());
-  (*box)->device = &device;
-  std::shared_ptr<MarkerBox> shared = *box;
-  device.enqueue([shared](ExecContext& ctx) { shared->marker = ctx.device.record_marker(ctx); });
-  auto ext = Napi::External<std::shared_ptr<MarkerBox>>::New(info.Env(), box,
-                                                              [](Napi::Env, std::shared_ptr<MarkerBox>* b) { delete b; });
-  ext.TypeTag(&MARKER_TAG);
-  return ext;
-}
-
-std::shared_ptr<MarkerBox> arg_marker(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Value v = i < info.Length() ? info[i] : info.Env().Undefined();
-  if (!v.IsExternal() || !v.As<Napi::External<std::shared_ptr<MarkerBox>>>().CheckTypeTag(&MARKER_TAG)) {
-    throw_type_error("elapsed", name, "a marker", describe_value(v));
-  }
-  return *v.As<Napi::External<std::shared_ptr<MarkerBox>>>().Data();
-}
-
-Napi::Value elapsed(const Napi::CallbackInfo& info) {
-  auto start = arg_marker(info, 0, "start");
-  auto end = arg_marker(info, 1, "end");
-  if (start->device != end->device) throw_type_error("elapsed", "end", "a marker of the same device as start", "one of another device");
-  auto pending = std::make_shared<PendingPromise>(info.Env());
-  Napi::Promise promise = pending->promise();
-  start->device->enqueue([pending, start, end](ExecContext& ctx) {
-    try {
-      ctx.device.finish(ctx);
-      if (auto error = ctx.device.take_error()) {
-        pending->reject(*error);
-        return;
-      }
-      if (!start->marker || !end->marker) {
-        pending->reject(Error(ErrorCode::Kernel, "elapsed: a marker was not recorded because earlier queued work failed"));
-        return;
-      }
-      const double ms = ctx.device.elapsed_ms(*start->marker, *end->marker);
-      pending->resolve([ms](Napi::Env env) { return Napi::Number::New(env, ms); });
-    } catch (const Error& e) {
-      pending->reject(e);
-    }
-  });
-  return promise;
-}
-
-}  // namespace
-
-void register_runtime(Napi::Env env, Napi::Object exports) {
+void install(Napi::Env env, Napi::Object exports) {
   TensorHandle::define(env, exports);
-  exports.Set("devices", Napi::Function::New<guarded<devices>>(env, "devices"));
-  exports.Set("cudaStatus", Napi::Function::New<guarded<cuda_status>>(env, "cudaStatus"));
   exports.Set("fromData", Napi::Function::New<guarded<from_data>>(env, "fromData"));
   exports.Set("empty", Napi::Function::New<guarded<empty>>(env, "empty"));
   exports.Set("zeros", Napi::Function::New<guarded<zeros>>(env, "zeros"));
   exports.Set("read", Napi::Function::New<guarded<read>>(env, "read"));
   exports.Set("copyTo", Napi::Function::New<guarded<copy_to>>(env, "copyTo"));
-  exports.Set("cast", Napi::Function::New<guarded<cast>>(env, "cast"));
   exports.Set("reshape", Napi::Function::New<guarded<reshape>>(env, "reshape"));
-  exports.Set("synchronize", Napi::Function::New<guarded<synchronize>>(env, "synchronize"));
-  exports.Set("memory", Napi::Function::New<guarded<memory>>(env, "memory"));
-  exports.Set("setPoison", Napi::Function::New<guarded<set_poison>>(env, "setPoison"));
-  exports.Set("injectFailure", Napi::Function::New<guarded<inject_failure>>(env, "injectFailure"));
-  exports.Set("queueStats", Napi::Function::New<guarded<queue_stats>>(env, "queueStats"));
-  exports.Set("releaseCache", Napi::Function::New<guarded<release_cache>>(env, "releaseCache"));
-  exports.Set("marker", Napi::Function::New<guarded<marker>>(env, "marker"));
-  exports.Set("elapsed", Napi::Function::New<guarded<elapsed>>(env, "elapsed"));
 }
 
+}  // namespace
+
+uint64_t pending_read_bytes() { return read_bytes_pending.load(); }
+
 }  // namespace moekit
+
+MOEKIT_REGISTER_BINDINGS(moekit::install)

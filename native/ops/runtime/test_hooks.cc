@@ -1,0 +1,55 @@
+// Test hooks: not part of the public API (lib/binding.ts types them for the
+// tests). They fail work on purpose, poison new buffers, and report queue
+// counters.
+#include <napi.h>
+
+#include "../../binding/args.h"
+#include "../../binding/js_errors.h"
+#include "../../binding/tensor_handle.h"
+#include "../registry.h"
+#include "host_buffers.h"
+
+namespace moekit {
+
+namespace {
+
+// injectFailure(device, shape, fatal) -> a tensor whose producing work
+// fails; with `fatal`, as a fatal fault that loses the device.
+Napi::Value inject_failure(const Napi::CallbackInfo& info) {
+  Device& device = arg_device(info, 0, "injectFailure");
+  TensorRef out = allocate_tensor(device, DType::F32, arg_shape(info, 1, "injectFailure", "shape"), "injectFailure", "shape");
+  const bool fatal = info.Length() > 2 && !info[2].IsUndefined() && arg_bool(info, 2, "injectFailure", "fatal");
+  device.enqueue("injectFailure", {{}, {out.storage}}, [fatal](ExecContext&) {
+    throw Error(fatal ? ErrorCode::DeviceLost : ErrorCode::Kernel, fatal ? "fatal fault injected for a test" : "failure injected for a test");
+  });
+  return TensorHandle::wrap(info.Env(), std::move(out));
+}
+
+// queueStats(device) -> { pending, skipped, pendingReadBytes }
+Napi::Value queue_stats(const Napi::CallbackInfo& info) {
+  Device& device = arg_device(info, 0, "queueStats");
+  const QueueStats q = device.queue_stats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("pending", static_cast<double>(q.pending));
+  o.Set("skipped", static_cast<double>(q.skipped));
+  o.Set("pendingReadBytes", static_cast<double>(pending_read_bytes()));
+  return o;
+}
+
+Napi::Value set_poison(const Napi::CallbackInfo& info) {
+  Device& device = arg_device(info, 0, "setPoison");
+  device.set_poison(arg_bool(info, 1, "setPoison", "on"));
+  return info.Env().Undefined();
+}
+
+void install(Napi::Env env, Napi::Object exports) {
+  exports.Set("setPoison", Napi::Function::New<guarded<set_poison>>(env, "setPoison"));
+  exports.Set("injectFailure", Napi::Function::New<guarded<inject_failure>>(env, "injectFailure"));
+  exports.Set("queueStats", Napi::Function::New<guarded<queue_stats>>(env, "queueStats"));
+}
+
+}  // namespace
+
+}  // namespace moekit
+
+MOEKIT_REGISTER_BINDINGS(moekit::install)
