@@ -11,7 +11,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { DType } from './dtype.js';
+import type { Fp8Mode } from './baselines.js';
+import type { DType, Fp8Format } from './dtype.js';
 import { BindingLoadError, fromNativeError } from './errors.js';
 
 /** A tensor handle owned by the addon. */
@@ -134,9 +135,9 @@ export interface NativeBinding {
   queueStats(device: string): NativeQueueStats;
   marker(device: string): NativeMarker;
   elapsed(start: NativeMarker, end: NativeMarker): Promise<number>;
-  fp8Encode(values: Float32Array | Float64Array, format: 'e4m3' | 'e5m2', saturate: boolean): Uint8Array;
-  fp8Decode(codes: Uint8Array, format: 'e4m3' | 'e5m2'): Float32Array;
-  quantize(x: NativeTensor, format: 'e4m3' | 'e5m2', block: NativeQuantBlock, ue8m0: boolean, impl: string): [NativeTensor, NativeTensor];
+  fp8Encode(values: Float32Array | Float64Array, format: Fp8Format, saturate: boolean): Uint8Array;
+  fp8Decode(codes: Uint8Array, format: Fp8Format): Float32Array;
+  quantize(x: NativeTensor, format: Fp8Format, block: NativeQuantBlock, ue8m0: boolean, impl: string): [NativeTensor, NativeTensor];
   dequantize(values: NativeTensor, scales: NativeTensor, block: NativeQuantBlock, dtype: DType): NativeTensor;
   checkQuantized(values: NativeTensor, scales: NativeTensor, block: NativeQuantBlock): void;
   gemm(a: NativeTensor, b: NativeTensor, outDtype: DType, impl: string): NativeTensor;
@@ -145,10 +146,10 @@ export interface NativeBinding {
   baselineStatus(device: string | null): NativeBaselineStatus;
   baselineGemm(a: NativeTensor, b: NativeTensor, outDtype: DType): NativeTensor;
   baselineFp8Prepare(
-    aValues: NativeTensor, aScales: NativeTensor, bValues: NativeTensor, bScales: NativeTensor, mode: 'tensor' | 'block',
+    aValues: NativeTensor, aScales: NativeTensor, bValues: NativeTensor, bScales: NativeTensor, mode: Fp8Mode,
   ): NativeTensor[];
   baselineFp8Gemm(
-    aValues: NativeTensor, aScales: NativeTensor, bValues: NativeTensor, bScales: NativeTensor, mode: 'tensor' | 'block',
+    aValues: NativeTensor, aScales: NativeTensor, bValues: NativeTensor, bScales: NativeTensor, mode: Fp8Mode,
     outDtype: DType,
   ): NativeTensor;
 }

@@ -15,8 +15,15 @@ export type DType = (typeof DTYPES)[number];
 /** The floating-point element types. */
 export type FloatDType = Exclude<DType, 'i32' | 'u8'>;
 
+/**
+ * The OCP FP8 formats: the FP8 dtypes, and the values of the `format`
+ * option of `quantize` and the `format` argument of `fp8.encode` and
+ * `fp8.decode`.
+ */
+export const FP8_FORMATS = ['e4m3', 'e5m2'] as const;
+
 /** The FP8 element types. */
-export type Fp8Format = 'e4m3' | 'e5m2';
+export type Fp8Format = (typeof FP8_FORMATS)[number];
 
 /** What {@link Tensor.toArray} returns for a dtype: floats (FP8 too) decode to f32. */
 export type ArrayFor<D extends DType> = D extends 'i32' ? Int32Array : D extends 'u8' ? Uint8Array : Float32Array;

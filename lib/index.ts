@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-export { DTYPES, type DType, type FloatDType, type Fp8Format, type ArrayFor, dtypeSize, isFloatDType } from './dtype.js';
+export { DTYPES, FP8_FORMATS, type DType, type FloatDType, type Fp8Format, type ArrayFor, dtypeSize, isFloatDType } from './dtype.js';
 export {
   MoekitError,
   DisposedError,
@@ -40,12 +40,16 @@ export {
   dequantize,
   asQuantized,
   Quantized,
+  QUANT_BLOCKS,
+  SCALE_FORMATS,
+  DEQUANTIZE_DTYPES,
   type QuantBlock,
   type QuantizeOptions,
   type DequantizeOptions,
   type ScaleFormat,
+  type DequantizeDType,
 } from './fp8/quantize.js';
 export type { Impl } from './validate.js';
-export { gemm, type GemmOptions } from './gemm/gemm.js';
-export { fp8Gemm, type Fp8GemmOptions } from './gemm/fp8_gemm.js';
+export { gemm, GEMM_OUT_DTYPES, type GemmOptions, type GemmOutDType } from './gemm/gemm.js';
+export { fp8Gemm, FP8_GEMM_OUT_DTYPES, type Fp8GemmOptions, type Fp8GemmOutDType } from './gemm/fp8_gemm.js';
 export * as baselines from './baselines.js';

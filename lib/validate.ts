@@ -52,6 +52,11 @@ export function checkDType(op: string, arg: string, value: unknown): DType {
   return value;
 }
 
+/** `'a', 'b' or 'c'` from texts already quoted as they should appear. */
+export function orList(texts: readonly string[]): string {
+  return texts.length < 2 ? texts.join('') : `${texts.slice(0, -1).join(', ')} or ${texts[texts.length - 1]}`;
+}
+
 export function checkOneOf<const T extends readonly (string | number | boolean)[]>(
   op: string,
   arg: string,

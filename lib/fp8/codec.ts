@@ -13,11 +13,11 @@
  * @module
  */
 import { binding, callNative } from '../binding.js';
-import type { Fp8Format } from '../dtype.js';
+import { FP8_FORMATS, type Fp8Format } from '../dtype.js';
 import { checkOneOf, checkOptions, typeError } from '../validate.js';
 
-/** The FP8 formats. */
-export const FORMATS = ['e4m3', 'e5m2'] as const;
+/** The FP8 formats (the same array as {@link FP8_FORMATS}). */
+export const FORMATS = FP8_FORMATS;
 
 /** Largest finite value of each format. */
 export const MAX: Readonly<Record<Fp8Format, number>> = Object.freeze({ e4m3: 448, e5m2: 57344 });

@@ -15,19 +15,38 @@
  * Ragged edge blocks count only their real elements (as if zero-padded).
  * @module
  */
-import { binding, callNative } from '../binding.js';
-import type { Fp8Format } from '../dtype.js';
+import { type NativeQuantBlock, binding, callNative } from '../binding.js';
+import { FP8_FORMATS, type Fp8Format } from '../dtype.js';
 import { Tensor, checkTensor } from '../tensor.js';
-import { type Impl, checkOneOf, checkOptions, parseImpl, shapeText, typeError } from '../validate.js';
+import { type Impl, checkOneOf, checkOptions, orList, parseImpl, shapeText, typeError } from '../validate.js';
+
+/**
+ * The quantization blocks (the `block` option of {@link quantize} and
+ * {@link asQuantized}): 1x128 (activations), 128x128 (weights) or one scale
+ * per tensor.
+ */
+export const QUANT_BLOCKS = [[1, 128], [128, 128], 'tensor'] as const;
 
 /** A quantization block: 1x128 (activations), 128x128 (weights) or one scale per tensor. */
-export type QuantBlock = readonly [1, 128] | readonly [128, 128] | 'tensor';
+export type QuantBlock = (typeof QUANT_BLOCKS)[number];
+
+/**
+ * How scales are stored (the `scaleFormat` option): any f32, or powers of
+ * two (what an unsigned 8-bit exponent holds).
+ */
+export const SCALE_FORMATS = ['f32', 'ue8m0'] as const;
 
 /** How scales are stored: any f32, or powers of two (what an unsigned 8-bit exponent holds). */
-export type ScaleFormat = 'f32' | 'ue8m0';
+export type ScaleFormat = (typeof SCALE_FORMATS)[number];
+
+/** The output dtypes of {@link dequantize} (its `dtype` option). */
+export const DEQUANTIZE_DTYPES = ['f32', 'bf16', 'f16'] as const;
+
+/** An output dtype of {@link dequantize}. */
+export type DequantizeDType = (typeof DEQUANTIZE_DTYPES)[number];
 
 /** @internal Native names of the blocks. */
-export function blockName(block: QuantBlock): 'row128' | 'tile128' | 'tensor' {
+export function blockName(block: QuantBlock): NativeQuantBlock {
   if (block === 'tensor') return 'tensor';
   return block[0] === 1 ? 'row128' : 'tile128';
 }
@@ -37,12 +56,19 @@ export function blockText(block: QuantBlock): string {
   return block === 'tensor' ? "'tensor'" : shapeText(block);
 }
 
+/** "[1, 128], [128, 128] or 'tensor'". */
+const BLOCKS_TEXT = orList(QUANT_BLOCKS.map(blockText));
+
+/** `value` as one of {@link QUANT_BLOCKS} (a frozen copy of the array given). */
 function parseBlock(op: string, arg: string, value: unknown): QuantBlock {
-  if (value === 'tensor') return 'tensor';
-  if (Array.isArray(value) && value.length === 2 && value[1] === 128 && (value[0] === 1 || value[0] === 128)) {
-    return Object.freeze([value[0], 128]) as QuantBlock;
+  for (const block of QUANT_BLOCKS) {
+    if (block === 'tensor') {
+      if (value === 'tensor') return 'tensor';
+    } else if (Array.isArray(value) && value.length === 2 && value[0] === block[0] && value[1] === block[1]) {
+      return Object.freeze([block[0], block[1]] as const);
+    }
   }
-  throw typeError(op, arg, "[1, 128], [128, 128] or 'tensor'", value);
+  throw typeError(op, arg, BLOCKS_TEXT, value);
 }
 
 /**
@@ -72,12 +98,14 @@ export class Quantized<F extends Fp8Format = Fp8Format> {
     const op = 'Quantized';
     checkTensor(op, 'values', values);
     checkTensor(op, 'scales', scales);
-    if (values.dtype !== 'e4m3' && values.dtype !== 'e5m2') throw typeError(op, 'values.dtype', "'e4m3' or 'e5m2'", values.dtype);
+    if (!(FP8_FORMATS as readonly string[]).includes(values.dtype)) {
+      throw typeError(op, 'values.dtype', orList(FP8_FORMATS.map((f) => `'${f}'`)), values.dtype);
+    }
     this.values = values;
     this.scales = scales;
     this.block = parseBlock(op, 'block', block);
     this.format = values.dtype;
-    this.scaleFormat = checkOneOf(op, 'scaleFormat', scaleFormat, ['f32', 'ue8m0'] as const);
+    this.scaleFormat = checkOneOf(op, 'scaleFormat', scaleFormat, SCALE_FORMATS);
   }
 
   /**
@@ -145,11 +173,11 @@ export interface QuantizeOptions {
  */
 export function quantize(x: Tensor, options: QuantizeOptions): Quantized {
   checkTensor('quantize', 'x', x);
-  if (options === undefined) throw typeError('quantize', 'options', "an object with block ([1, 128], [128, 128] or 'tensor')", options);
+  if (options === undefined) throw typeError('quantize', 'options', `an object with block (${BLOCKS_TEXT})`, options);
   const opts = checkOptions('quantize', options, ['block', 'format', 'scaleFormat', 'impl']);
   const block = parseBlock('quantize', 'options.block', opts.block);
-  const format = checkOneOf('quantize', 'options.format', opts.format ?? 'e4m3', ['e4m3', 'e5m2'] as const);
-  const scaleFormat = checkOneOf('quantize', 'options.scaleFormat', opts.scaleFormat ?? 'f32', ['f32', 'ue8m0'] as const);
+  const format = checkOneOf('quantize', 'options.format', opts.format ?? 'e4m3', FP8_FORMATS);
+  const scaleFormat = checkOneOf('quantize', 'options.scaleFormat', opts.scaleFormat ?? 'f32', SCALE_FORMATS);
   const impl = parseImpl('quantize', opts.impl);
   const handle = x.handle('quantize', 'x');
   const [values, scales] = callNative(() => binding().quantize(handle, format, blockName(block), scaleFormat === 'ue8m0', impl));
@@ -171,7 +199,7 @@ export function asQuantized<F extends Fp8Format>(
   checkTensor(op, 'scales', scales);
   const opts = checkOptions(op, options, ['block', 'scaleFormat']);
   const block = parseBlock(op, 'options.block', opts.block);
-  const scaleFormat = checkOneOf(op, 'options.scaleFormat', opts.scaleFormat ?? 'f32', ['f32', 'ue8m0'] as const);
+  const scaleFormat = checkOneOf(op, 'options.scaleFormat', opts.scaleFormat ?? 'f32', SCALE_FORMATS);
   // dequantize's native check validates dtypes and the scales' shape without running.
   callNative(() => binding().checkQuantized(values.handle(op, 'values'), scales.handle(op, 'scales'), blockName(block)));
   return new Quantized(values, scales, block, scaleFormat);
@@ -180,14 +208,14 @@ export function asQuantized<F extends Fp8Format>(
 /** Options of {@link dequantize}. */
 export interface DequantizeOptions {
   /** Output dtype (default `'f32'`). */
-  dtype?: 'f32' | 'bf16' | 'f16';
+  dtype?: DequantizeDType;
 }
 
 /** `q.values · scale` per block, rounded to `dtype`. */
 export function dequantize(q: Quantized, options?: DequantizeOptions): Tensor {
   if (!Quantized.isQuantized(q)) throw typeError('dequantize', 'q', 'a Quantized (from quantize() or asQuantized())', q);
   const opts = checkOptions('dequantize', options, ['dtype']);
-  const dtype = checkOneOf('dequantize', 'options.dtype', opts.dtype ?? 'f32', ['f32', 'bf16', 'f16'] as const);
+  const dtype = checkOneOf('dequantize', 'options.dtype', opts.dtype ?? 'f32', DEQUANTIZE_DTYPES);
   const values = q.values.handle('dequantize', 'q.values');
   const scales = q.scales.handle('dequantize', 'q.scales');
   return Tensor.fromNative(callNative(() => binding().dequantize(values, scales, blockName(q.block), dtype)));

@@ -8,8 +8,14 @@ import { Quantized, blockText } from '../fp8/quantize.js';
 import { Tensor } from '../tensor.js';
 import { type Impl, checkOneOf, checkOptions, parseImpl, typeError } from '../validate.js';
 
+/** The output dtypes of {@link fp8Gemm} (its `outDtype` option). */
+export const FP8_GEMM_OUT_DTYPES = ['bf16', 'f32'] as const;
+
+/** An output dtype of {@link fp8Gemm}. */
+export type Fp8GemmOutDType = (typeof FP8_GEMM_OUT_DTYPES)[number];
+
 /** Options of {@link fp8Gemm}. */
-export interface Fp8GemmOptions<O extends 'bf16' | 'f32'> {
+export interface Fp8GemmOptions<O extends Fp8GemmOutDType> {
   /** Output dtype (default `'bf16'`). */
   outDtype?: O;
   /** Kernel choice (default `'auto'`). */
@@ -44,11 +50,11 @@ function checkOperand(arg: 'a' | 'b', value: unknown, block: 1 | 128): Quantized
  * using y = fp8Gemm(xq, wq);          // bf16 [M, N]
  * ```
  */
-export function fp8Gemm<O extends 'bf16' | 'f32' = 'bf16'>(a: Quantized, b: Quantized, options?: Fp8GemmOptions<O>): Tensor<O> {
+export function fp8Gemm<O extends Fp8GemmOutDType = 'bf16'>(a: Quantized, b: Quantized, options?: Fp8GemmOptions<O>): Tensor<O> {
   const qa = checkOperand('a', a, 1);
   const qb = checkOperand('b', b, 128);
   const opts = checkOptions('fp8Gemm', options, ['outDtype', 'impl']);
-  const outDtype = checkOneOf('fp8Gemm', 'options.outDtype', opts.outDtype ?? 'bf16', ['bf16', 'f32'] as const);
+  const outDtype = checkOneOf('fp8Gemm', 'options.outDtype', opts.outDtype ?? 'bf16', FP8_GEMM_OUT_DTYPES);
   const impl = parseImpl('fp8Gemm', opts.impl);
   const av = qa.values.handle('fp8Gemm', 'a.values');
   const as = qa.scales.handle('fp8Gemm', 'a.scales');
