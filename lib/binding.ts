@@ -29,6 +29,7 @@ export interface NativeMarker {
   readonly __nativeMarker: never;
 }
 
+/** A device as `devices()` reports it (lib/device.ts freezes it into a DeviceInfo). */
 export interface NativeDeviceInfo {
   id: string;
   kind: 'cpu' | 'cuda';
@@ -49,6 +50,7 @@ export interface NativeDeviceInfo {
   lost?: string;
 }
 
+/** What `cudaStatus()` reports. */
 export interface NativeCudaStatus {
   built: boolean;
   available: boolean;
@@ -58,6 +60,7 @@ export interface NativeCudaStatus {
   driverVersion: number;
 }
 
+/** What `memory(device)` reports. */
 export interface NativeMemory {
   bytes: number;
   buffers: number;
@@ -76,6 +79,7 @@ export interface NativeQueueStats {
   pendingReadBytes: number;
 }
 
+/** What `buildInfo()` reports. */
 export interface NativeBuildInfo {
   cuda: boolean;
   cudaArchitectures: string;
@@ -89,6 +93,7 @@ export interface NativeBaselineFeature {
   reason: string;
 }
 
+/** What `baselineStatus(device)` reports (lib/baselines.ts). */
 export interface NativeBaselineStatus {
   available: boolean;
   library: string;
@@ -101,6 +106,7 @@ export interface NativeBaselineStatus {
   fp8Block: NativeBaselineFeature;
 }
 
+/** The typed arrays `fromData` takes as tensor data. */
 export type HostTypedArray =
   | Int8Array
   | Uint8Array
@@ -112,6 +118,7 @@ export type HostTypedArray =
   | Float32Array
   | Float64Array;
 
+/** The addon's exports. */
 export interface NativeBinding {
   /** The addon's interface version; lib/ refuses an addon with another. */
   readonly moekitAbi: number;
@@ -154,8 +161,10 @@ export interface NativeBinding {
   ): NativeTensor;
 }
 
+/** The native names of the quantization blocks: [1, 128], [128, 128] and 'tensor'. */
 export type NativeQuantBlock = 'row128' | 'tile128' | 'tensor';
 
+/** One CUDA version of an op, as `kernelVersions()` reports it (`verifiedOn` comma-separated). */
 export interface NativeKernelVersion {
   name: string;
   idea: string;

@@ -47,6 +47,7 @@ export function rangeError(op: string, arg: string, expected: string, actualText
   return e;
 }
 
+/** `value` as a dtype, else a TypeError listing {@link DTYPES}. */
 export function checkDType(op: string, arg: string, value: unknown): DType {
   if (!isDType(value)) throw typeError(op, arg, `one of ${DTYPES.map((d) => `'${d}'`).join(', ')}`, value);
   return value;
@@ -57,6 +58,7 @@ export function orList(texts: readonly string[]): string {
   return texts.length < 2 ? texts.join('') : `${texts.slice(0, -1).join(', ')} or ${texts[texts.length - 1]}`;
 }
 
+/** `value` as one of `options`, else a TypeError listing them. */
 export function checkOneOf<const T extends readonly (string | number | boolean)[]>(
   op: string,
   arg: string,
@@ -141,16 +143,19 @@ export function checkOptions<const K extends string>(op: string, value: unknown,
   return out as { readonly [P in K]?: unknown };
 }
 
+/** `value` as a boolean, else a TypeError. */
 export function checkBoolean(op: string, arg: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw typeError(op, arg, 'a boolean', value);
   return value;
 }
 
+/** `value` as a number, else a TypeError. */
 export function checkNumber(op: string, arg: string, value: unknown): number {
   if (typeof value !== 'number') throw typeError(op, arg, 'a number', value);
   return value;
 }
 
+/** `value` as an integer in `[min, max]`: a TypeError for a non-number, a RangeError otherwise. */
 export function checkInteger(op: string, arg: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number') throw typeError(op, arg, 'an integer', value);
   if (!Number.isInteger(value) || value < min || value > max) throw rangeError(op, arg, `an integer in [${min}, ${max}]`, String(value));
@@ -181,10 +186,12 @@ export function checkShape(op: string, arg: string, value: unknown): number[] {
   return shape;
 }
 
+/** A shape as messages show it: `[2, 128]`. */
 export function shapeText(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
+/** Elements in a tensor of `shape` (1 for `[]`). */
 export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
