@@ -22,9 +22,9 @@ constexpr int ROW_WARPS_PER_BLOCK = 8;
 constexpr int TILE_THREADS = 256;
 constexpr int TENSOR_THREADS = 256;
 constexpr int64_t MAX_GRID_BLOCKS = 65535 * 16;
-constexpr int ELEMS_PER_LANE = QUANT_BLOCK / WARP;  // 4 coalesced steps of 32
+constexpr int ELEMS_PER_LANE = FP8_SCALE_BLOCK / WARP;  // 4 coalesced steps of 32
 
-static_assert(QUANT_BLOCK % WARP == 0, "a 1x128 block must split evenly over a warp");
+static_assert(FP8_SCALE_BLOCK % WARP == 0, "a 1x128 block must split evenly over a warp");
 static_assert(TILE_THREADS % WARP == 0, "tile blocks are whole warps");
 
 __device__ __forceinline__ uint8_t encode_fp8(float v, DType format) {
@@ -38,13 +38,13 @@ __device__ __forceinline__ float warp_max(float v) {
 
 // One warp quantizes one 1x128 block: lanes take elements lane, lane+32, ...
 __global__ void quantize_row128_v1_kernel(const QuantizeParams p) {
-  const int64_t kblocks = ceil_div(p.cols, QUANT_BLOCK);
+  const int64_t kblocks = ceil_div(p.cols, FP8_SCALE_BLOCK);
   const int64_t total_blocks = p.batch * p.rows * kblocks;
   const int lane = threadIdx.x % WARP;
   const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / WARP);
   for (int64_t blk = static_cast<int64_t>(blockIdx.x) * (blockDim.x / WARP) + threadIdx.x / WARP; blk < total_blocks; blk += warps) {
     const int64_t row = blk / kblocks;
-    const int64_t col0 = (blk % kblocks) * QUANT_BLOCK;
+    const int64_t col0 = (blk % kblocks) * FP8_SCALE_BLOCK;
     const int64_t base = row * p.cols;
     float v[ELEMS_PER_LANE];
     float amax = 0.0f;
@@ -68,20 +68,20 @@ __global__ void quantize_row128_v1_kernel(const QuantizeParams p) {
 // One block quantizes one 128x128 tile of one matrix of the batch.
 __global__ void quantize_tile128_v1_kernel(const QuantizeParams p) {
   __shared__ float warp_amax[TILE_THREADS / WARP];
-  const int64_t kblocks = ceil_div(p.cols, QUANT_BLOCK);
-  const int64_t rblocks = ceil_div(p.rows, QUANT_BLOCK);
+  const int64_t kblocks = ceil_div(p.cols, FP8_SCALE_BLOCK);
+  const int64_t rblocks = ceil_div(p.rows, FP8_SCALE_BLOCK);
   const int64_t tile = blockIdx.x;
   const int64_t b = tile / (rblocks * kblocks);
-  const int64_t r0 = ((tile / kblocks) % rblocks) * QUANT_BLOCK;
-  const int64_t c0 = (tile % kblocks) * QUANT_BLOCK;
-  const int64_t tile_rows = min(QUANT_BLOCK, p.rows - r0);
-  const int64_t tile_cols = min(QUANT_BLOCK, p.cols - c0);
-  const int64_t elems = tile_rows * QUANT_BLOCK;  // row-major over the tile's 128 columns
+  const int64_t r0 = ((tile / kblocks) % rblocks) * FP8_SCALE_BLOCK;
+  const int64_t c0 = (tile % kblocks) * FP8_SCALE_BLOCK;
+  const int64_t tile_rows = min(FP8_SCALE_BLOCK, p.rows - r0);
+  const int64_t tile_cols = min(FP8_SCALE_BLOCK, p.cols - c0);
+  const int64_t elems = tile_rows * FP8_SCALE_BLOCK;  // row-major over the tile's 128 columns
 
   float amax = 0.0f;
   for (int64_t e = threadIdx.x; e < elems; e += blockDim.x) {
-    const int64_t r = e / QUANT_BLOCK;
-    const int64_t c = e % QUANT_BLOCK;
+    const int64_t r = e / FP8_SCALE_BLOCK;
+    const int64_t c = e % FP8_SCALE_BLOCK;
     if (c < tile_cols) amax = fmaxf(amax, fabsf(load_as_float(p.x, p.x_dtype, (b * p.rows + r0 + r) * p.cols + c0 + c)));
   }
   amax = warp_max(amax);
@@ -97,8 +97,8 @@ __global__ void quantize_tile128_v1_kernel(const QuantizeParams p) {
   const float inv = fp8_inverse_scale(scale);
   if (threadIdx.x == 0) p.scales[tile] = scale;
   for (int64_t e = threadIdx.x; e < elems; e += blockDim.x) {
-    const int64_t r = e / QUANT_BLOCK;
-    const int64_t c = e % QUANT_BLOCK;
+    const int64_t r = e / FP8_SCALE_BLOCK;
+    const int64_t c = e % FP8_SCALE_BLOCK;
     if (c < tile_cols) {
       const int64_t i = (b * p.rows + r0 + r) * p.cols + c0 + c;
       p.values[i] = encode_fp8(load_as_float(p.x, p.x_dtype, i) * inv, p.format);
@@ -129,16 +129,16 @@ __global__ void tensor_encode_v1_kernel(const QuantizeParams p, int64_t total) {
 }
 
 __global__ void dequantize_v1_kernel(const DequantizeParams p, int64_t total) {
-  const int64_t kblocks = ceil_div(p.cols, QUANT_BLOCK);
-  const int64_t rblocks = ceil_div(p.rows, QUANT_BLOCK);
+  const int64_t kblocks = ceil_div(p.cols, FP8_SCALE_BLOCK);
+  const int64_t rblocks = ceil_div(p.rows, FP8_SCALE_BLOCK);
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
     const int64_t col = i % p.cols;
     const int64_t row = (i / p.cols) % p.rows;
     const int64_t b = i / (p.cols * p.rows);
     float scale = p.scales[0];
-    if (p.block == QuantBlock::ROW_128) scale = p.scales[(b * p.rows + row) * kblocks + col / QUANT_BLOCK];
-    if (p.block == QuantBlock::TILE_128) scale = p.scales[(b * rblocks + row / QUANT_BLOCK) * kblocks + col / QUANT_BLOCK];
+    if (p.block == QuantBlock::ROW_128) scale = p.scales[(b * p.rows + row) * kblocks + col / FP8_SCALE_BLOCK];
+    if (p.block == QuantBlock::TILE_128) scale = p.scales[(b * rblocks + row / FP8_SCALE_BLOCK) * kblocks + col / FP8_SCALE_BLOCK];
     const float q = p.format == DType::E4M3 ? decode_narrow<Narrow::E4M3>(p.values[i]) : decode_narrow<Narrow::E5M2>(p.values[i]);
     store_from_double(p.out, p.out_dtype, i, q * scale);
   }
@@ -163,13 +163,13 @@ void quantize_v1(const QuantizeParams& p, cudaStream_t stream) {
   }
   switch (p.block) {
     case QuantBlock::ROW_128: {
-      const int64_t blocks = p.batch * p.rows * ceil_div(p.cols, QUANT_BLOCK);
+      const int64_t blocks = p.batch * p.rows * ceil_div(p.cols, FP8_SCALE_BLOCK);
       quantize_row128_v1_kernel<<<grid_for(blocks, ROW_WARPS_PER_BLOCK), ROW_WARPS_PER_BLOCK * WARP, 0, stream>>>(p);
       MOEKIT_CUDA_CHECK_LAUNCH();
       break;
     }
     case QuantBlock::TILE_128: {
-      const int64_t tiles = p.batch * ceil_div(p.rows, QUANT_BLOCK) * ceil_div(p.cols, QUANT_BLOCK);
+      const int64_t tiles = p.batch * ceil_div(p.rows, FP8_SCALE_BLOCK) * ceil_div(p.cols, FP8_SCALE_BLOCK);
       if (tiles > 0x7FFFFFFF) throw_unsupported("quantize: too many 128x128 tiles for one launch");
       quantize_tile128_v1_kernel<<<static_cast<unsigned>(tiles), TILE_THREADS, 0, stream>>>(p);
       MOEKIT_CUDA_CHECK_LAUNCH();

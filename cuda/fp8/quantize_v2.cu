@@ -96,11 +96,11 @@ __device__ __forceinline__ float group_max(float v) {
 template <typename T>
 __global__ void __launch_bounds__(ROW_THREADS, 2) quantize_row128_v2_kernel(const QuantizeParams p) {
   constexpr int ELEMS = Vec<T>::ELEMS;
-  constexpr int LANES_PER_BLOCK = QUANT_BLOCK / ELEMS;
+  constexpr int LANES_PER_BLOCK = FP8_SCALE_BLOCK / ELEMS;
   constexpr int BLOCKS_PER_WARP = WARP / LANES_PER_BLOCK;
-  static_assert(QUANT_BLOCK % ELEMS == 0 && WARP % LANES_PER_BLOCK == 0, "a 1x128 block must map onto whole lanes of a warp");
+  static_assert(FP8_SCALE_BLOCK % ELEMS == 0 && WARP % LANES_PER_BLOCK == 0, "a 1x128 block must map onto whole lanes of a warp");
   const T* x = static_cast<const T*>(p.x);
-  const int64_t kblocks = ceil_div(p.cols, QUANT_BLOCK);
+  const int64_t kblocks = ceil_div(p.cols, FP8_SCALE_BLOCK);
   const int64_t total_blocks = p.batch * p.rows * kblocks;
   const int lane = threadIdx.x % WARP;
   const int sub = lane / LANES_PER_BLOCK;  // which block of the warp's group
@@ -118,7 +118,7 @@ __global__ void __launch_bounds__(ROW_THREADS, 2) quantize_row128_v2_kernel(cons
     for (int u = 0; u < ROW_UNROLL; ++u) {
       const int64_t blk = round0 + u * BLOCKS_PER_WARP + sub;
       const int64_t row = blk / kblocks;
-      const int64_t col = (blk % kblocks) * QUANT_BLOCK + static_cast<int64_t>(part) * ELEMS;
+      const int64_t col = (blk % kblocks) * FP8_SCALE_BLOCK + static_cast<int64_t>(part) * ELEMS;
       live[u] = blk < total_blocks && col < p.cols;  // cols % ELEMS == 0: a vector is all in or all out
       offset[u] = row * p.cols + col;
       uint4 raw = make_uint4(0, 0, 0, 0);
@@ -145,18 +145,18 @@ __global__ void __launch_bounds__(ROW_THREADS, 2) quantize_row128_v2_kernel(cons
 template <typename T>
 __global__ void __launch_bounds__(TILE_THREADS, 2) quantize_tile128_v2_kernel(const QuantizeParams p) {
   constexpr int ELEMS = Vec<T>::ELEMS;
-  constexpr int THREADS_PER_ROW = QUANT_BLOCK / ELEMS;
+  constexpr int THREADS_PER_ROW = FP8_SCALE_BLOCK / ELEMS;
   constexpr int ROWS_PER_PASS = TILE_THREADS / THREADS_PER_ROW;
-  constexpr int PASSES = QUANT_BLOCK / ROWS_PER_PASS;
-  static_assert(TILE_THREADS % THREADS_PER_ROW == 0 && QUANT_BLOCK % ROWS_PER_PASS == 0, "a tile must map onto whole passes");
+  constexpr int PASSES = FP8_SCALE_BLOCK / ROWS_PER_PASS;
+  static_assert(TILE_THREADS % THREADS_PER_ROW == 0 && FP8_SCALE_BLOCK % ROWS_PER_PASS == 0, "a tile must map onto whole passes");
   __shared__ float warp_amax[TILE_THREADS / WARP];
   const T* x = static_cast<const T*>(p.x);
-  const int64_t kblocks = ceil_div(p.cols, QUANT_BLOCK);
-  const int64_t rblocks = ceil_div(p.rows, QUANT_BLOCK);
+  const int64_t kblocks = ceil_div(p.cols, FP8_SCALE_BLOCK);
+  const int64_t rblocks = ceil_div(p.rows, FP8_SCALE_BLOCK);
   const int64_t tile = blockIdx.x;
   const int64_t b = tile / (rblocks * kblocks);
-  const int64_t r0 = ((tile / kblocks) % rblocks) * QUANT_BLOCK;
-  const int64_t col = (tile % kblocks) * QUANT_BLOCK + static_cast<int64_t>(threadIdx.x % THREADS_PER_ROW) * ELEMS;
+  const int64_t r0 = ((tile / kblocks) % rblocks) * FP8_SCALE_BLOCK;
+  const int64_t col = (tile % kblocks) * FP8_SCALE_BLOCK + static_cast<int64_t>(threadIdx.x % THREADS_PER_ROW) * ELEMS;
   const int row_in_pass = threadIdx.x / THREADS_PER_ROW;
 
   // Raw 16-byte vectors stay in registers (4 per pass, 32 in all); they are
@@ -206,11 +206,11 @@ unsigned grid_for(int64_t work_items, int64_t per_block) {
 template <typename T>
 void launch_v2(const QuantizeParams& p, cudaStream_t stream) {
   if (p.block == QuantBlock::ROW_128) {
-    constexpr int64_t blocks_per_cta = (ROW_THREADS / WARP) * ROW_UNROLL * (WARP / (QUANT_BLOCK / Vec<T>::ELEMS));
-    const int64_t blocks = p.batch * p.rows * ceil_div(p.cols, QUANT_BLOCK);
+    constexpr int64_t blocks_per_cta = (ROW_THREADS / WARP) * ROW_UNROLL * (WARP / (FP8_SCALE_BLOCK / Vec<T>::ELEMS));
+    const int64_t blocks = p.batch * p.rows * ceil_div(p.cols, FP8_SCALE_BLOCK);
     quantize_row128_v2_kernel<T><<<grid_for(blocks, blocks_per_cta), ROW_THREADS, 0, stream>>>(p);
   } else {
-    const int64_t tiles = p.batch * ceil_div(p.rows, QUANT_BLOCK) * ceil_div(p.cols, QUANT_BLOCK);
+    const int64_t tiles = p.batch * ceil_div(p.rows, FP8_SCALE_BLOCK) * ceil_div(p.cols, FP8_SCALE_BLOCK);
     quantize_tile128_v2_kernel<T><<<static_cast<unsigned>(tiles), TILE_THREADS, 0, stream>>>(p);
   }
   MOEKIT_CUDA_CHECK_LAUNCH();
@@ -221,7 +221,7 @@ void launch_v2(const QuantizeParams& p, cudaStream_t stream) {
 const char* quantize_v2_unsupported(const QuantizeParams& p) {
   if (p.block == QuantBlock::TENSOR) return nullptr;
   if ((p.cols * dtype_size(p.x_dtype)) % VECTOR_BYTES != 0) return "rows must be a multiple of 16 bytes (8 bf16/f16 or 4 f32 elements)";
-  if (p.block == QuantBlock::TILE_128 && p.batch * ceil_div(p.rows, QUANT_BLOCK) * ceil_div(p.cols, QUANT_BLOCK) > 0x7FFFFFFF) {
+  if (p.block == QuantBlock::TILE_128 && p.batch * ceil_div(p.rows, FP8_SCALE_BLOCK) * ceil_div(p.cols, FP8_SCALE_BLOCK) > 0x7FFFFFFF) {
     return "too many 128x128 tiles for one launch";
   }
   return nullptr;

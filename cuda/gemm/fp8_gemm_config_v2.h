@@ -9,7 +9,7 @@
 #include "../../native/common/hd.h"
 #include "../common/mma_layout.h"
 #include "../common/swizzle.h"
-#include "../../native/ops/gemm/fp8_gemm.h"
+#include "../../native/common/fp8_block.h"
 
 namespace moekit {
 namespace fp8_gemm_v2_config {

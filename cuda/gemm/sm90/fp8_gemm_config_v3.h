@@ -18,7 +18,7 @@
 #include "../../../native/common/hd.h"
 #include "../../common/sm90/accumulator_layout.h"
 #include "../../common/sm90/swizzle.h"
-#include "../../../native/ops/gemm/fp8_gemm.h"
+#include "../../../native/common/fp8_block.h"
 
 namespace moekit {
 

@@ -37,15 +37,15 @@ float span_amax(const QuantizeParams& p, int64_t begin, int64_t end) {
 }  // namespace
 
 void quantize_cpu(const QuantizeParams& p) {
-  const int64_t kblocks = ceil_div(p.cols, QUANT_BLOCK);
+  const int64_t kblocks = ceil_div(p.cols, FP8_SCALE_BLOCK);
   const int64_t total = p.batch * p.rows * p.cols;
   switch (p.block) {
     case QuantBlock::ROW_128:
       parallel_for(p.batch * p.rows, 64, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
           for (int64_t kb = 0; kb < kblocks; ++kb) {
-            const int64_t begin = r * p.cols + kb * QUANT_BLOCK;
-            const int64_t end = r * p.cols + std::min(p.cols, (kb + 1) * QUANT_BLOCK);
+            const int64_t begin = r * p.cols + kb * FP8_SCALE_BLOCK;
+            const int64_t end = r * p.cols + std::min(p.cols, (kb + 1) * FP8_SCALE_BLOCK);
             const float scale = fp8_block_scale(span_amax(p, begin, end), p.format, p.ue8m0);
             p.scales[r * kblocks + kb] = scale;
             quantize_span(p, begin, end, scale);
@@ -54,23 +54,23 @@ void quantize_cpu(const QuantizeParams& p) {
       });
       break;
     case QuantBlock::TILE_128: {
-      const int64_t rblocks = ceil_div(p.rows, QUANT_BLOCK);
+      const int64_t rblocks = ceil_div(p.rows, FP8_SCALE_BLOCK);
       parallel_for(p.batch * rblocks * kblocks, 1, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
           const int64_t b = t / (rblocks * kblocks);
           const int64_t rb = (t / kblocks) % rblocks;
           const int64_t kb = t % kblocks;
-          const int64_t r_end = std::min(p.rows, (rb + 1) * QUANT_BLOCK);
-          const int64_t c_begin = kb * QUANT_BLOCK;
-          const int64_t c_end = std::min(p.cols, (kb + 1) * QUANT_BLOCK);
+          const int64_t r_end = std::min(p.rows, (rb + 1) * FP8_SCALE_BLOCK);
+          const int64_t c_begin = kb * FP8_SCALE_BLOCK;
+          const int64_t c_end = std::min(p.cols, (kb + 1) * FP8_SCALE_BLOCK);
           float amax = 0.0f;
-          for (int64_t r = rb * QUANT_BLOCK; r < r_end; ++r) {
+          for (int64_t r = rb * FP8_SCALE_BLOCK; r < r_end; ++r) {
             const int64_t row = (b * p.rows + r) * p.cols;
             amax = std::fmax(amax, span_amax(p, row + c_begin, row + c_end));
           }
           const float scale = fp8_block_scale(amax, p.format, p.ue8m0);
           p.scales[t] = scale;
-          for (int64_t r = rb * QUANT_BLOCK; r < r_end; ++r) {
+          for (int64_t r = rb * FP8_SCALE_BLOCK; r < r_end; ++r) {
             const int64_t row = (b * p.rows + r) * p.cols;
             quantize_span(p, row + c_begin, row + c_end, scale);
           }
@@ -96,8 +96,8 @@ void quantize_cpu(const QuantizeParams& p) {
 }
 
 void dequantize_cpu(const DequantizeParams& p) {
-  const int64_t kblocks = ceil_div(p.cols, QUANT_BLOCK);
-  const int64_t rblocks = ceil_div(p.rows, QUANT_BLOCK);
+  const int64_t kblocks = ceil_div(p.cols, FP8_SCALE_BLOCK);
+  const int64_t rblocks = ceil_div(p.rows, FP8_SCALE_BLOCK);
   const int64_t total = p.batch * p.rows * p.cols;
   parallel_for(total, 1 << 15, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
@@ -105,8 +105,8 @@ void dequantize_cpu(const DequantizeParams& p) {
       const int64_t row = (i / p.cols) % p.rows;
       const int64_t b = i / (p.cols * p.rows);
       float scale = p.scales[0];
-      if (p.block == QuantBlock::ROW_128) scale = p.scales[(b * p.rows + row) * kblocks + col / QUANT_BLOCK];
-      if (p.block == QuantBlock::TILE_128) scale = p.scales[(b * rblocks + row / QUANT_BLOCK) * kblocks + col / QUANT_BLOCK];
+      if (p.block == QuantBlock::ROW_128) scale = p.scales[(b * p.rows + row) * kblocks + col / FP8_SCALE_BLOCK];
+      if (p.block == QuantBlock::TILE_128) scale = p.scales[(b * rblocks + row / FP8_SCALE_BLOCK) * kblocks + col / FP8_SCALE_BLOCK];
       store_from_double(p.out, p.out_dtype, i, decode_fp8(p.values[i], p.format) * scale);
     }
   });

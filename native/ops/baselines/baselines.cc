@@ -9,6 +9,7 @@
 #include <string>
 
 #include "fp8_scale_layout.h"
+#include "../../common/fp8_block.h"
 #include "../../common/math.h"
 #include "../../baselines/cublaslt_loader.h"
 #include "../../baselines/cublaslt_matmul.h"
@@ -24,8 +25,6 @@ namespace {
 
 constexpr const char* GEMM_OP = "baselines.gemm";
 constexpr const char* FP8_OP = "baselines.fp8Gemm";
-// FP8 block scales cover 128 elements along K (and 128 rows of B).
-constexpr int64_t SCALE_BLOCK = 128;
 // cuBLASLt FP8 on Hopper: 16-byte aligned pointers and dimensions (reference/fp8_gemm.md section 4).
 constexpr int64_t FP8_DIM_MULTIPLE = 16;
 constexpr uintptr_t FP8_POINTER_ALIGNMENT = 16;
@@ -231,8 +230,8 @@ Fp8Operands arg_fp8_operands(const Napi::CallbackInfo& info, const char* op) {
   expect_same_device(o.a, o.b, op, "a.values", "b.values");
   expect_same_device(o.a, o.a_scales, op, "a.values", "a.scales");
   expect_same_device(o.a, o.b_scales, op, "a.values", "b.scales");
-  o.k_blocks = ceil_div(o.k, SCALE_BLOCK);
-  o.n_blocks = ceil_div(o.n, SCALE_BLOCK);
+  o.k_blocks = ceil_div(o.k, FP8_SCALE_BLOCK);
+  o.n_blocks = ceil_div(o.n, FP8_SCALE_BLOCK);
   o.k_blocks_padded = round_up(o.k_blocks, LT_BLOCK_SCALE_ROW_FLOATS);
   return o;
 }

@@ -67,7 +67,7 @@ QuantLayout layout_for(const Shape& shape, QuantBlock block, const char* op, con
     l.cols = shape[r - 1];
     l.rows = shape_numel(Shape(shape.begin(), shape.end() - 1));
     l.scales = Shape(shape.begin(), shape.end() - 1);
-    l.scales.push_back(ceil_div<int64_t>(l.cols, QUANT_BLOCK));
+    l.scales.push_back(ceil_div<int64_t>(l.cols, FP8_SCALE_BLOCK));
     return l;
   }
   if (r < 2) throw_range_error(op, std::string(arg) + ".shape", "of rank >= 2 for 128x128 blocks", shape_string(shape));
@@ -75,8 +75,8 @@ QuantLayout layout_for(const Shape& shape, QuantBlock block, const char* op, con
   l.rows = shape[r - 2];
   l.batch = shape_numel(Shape(shape.begin(), shape.end() - 2));
   l.scales = Shape(shape.begin(), shape.end() - 2);
-  l.scales.push_back(ceil_div<int64_t>(l.rows, QUANT_BLOCK));
-  l.scales.push_back(ceil_div<int64_t>(l.cols, QUANT_BLOCK));
+  l.scales.push_back(ceil_div<int64_t>(l.rows, FP8_SCALE_BLOCK));
+  l.scales.push_back(ceil_div<int64_t>(l.cols, FP8_SCALE_BLOCK));
   return l;
 }
 

@@ -28,11 +28,10 @@
 #include <cstdint>
 
 #include "../../common/dtype.h"
+#include "../../common/fp8_block.h"
 #include "../../common/stream.h"
 
 namespace moekit {
-
-constexpr int64_t QUANT_BLOCK = 128;
 
 enum class QuantBlock { ROW_128, TILE_128, TENSOR };
 

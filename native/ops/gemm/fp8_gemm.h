@@ -19,11 +19,10 @@
 #include <cstdint>
 
 #include "../../common/dtype.h"
+#include "../../common/fp8_block.h"
 #include "../../common/stream.h"
 
 namespace moekit {
-
-constexpr int64_t FP8_SCALE_BLOCK = 128;  // K (and B's N) elements per scale
 
 struct Fp8GemmParams {
   const uint8_t* a;        // [m, k] FP8 codes of a_format, row-major
