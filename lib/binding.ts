@@ -138,6 +138,8 @@ export interface NativeBinding {
   setPoison(device: string, on: boolean): void;
   /** Test hook: a tensor whose producing work fails (with `fatal`, as a fault that loses the device). */
   injectFailure(device: string, shape: number[], fatal?: boolean): NativeTensor;
+  /** Test hook: sets every byte of `tensor` in place (or fails to), after reading `input` when given. */
+  writeInPlace(tensor: NativeTensor, byte: number, fail: boolean, input?: NativeTensor): void;
   /** Test hook: the device queue's counters. */
   queueStats(device: string): NativeQueueStats;
   marker(device: string): NativeMarker;

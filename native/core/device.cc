@@ -129,6 +129,12 @@ void Device::note_failure(const Error& e) {
 
 namespace {
 
+// Marks everything a task writes (its outputs and in-place buffers) failed.
+void fail_written(const TaskIO& io, const Error& e) {
+  for (const auto& out : io.outputs) out->fail(e);
+  for (const auto& buffer : io.in_place) buffer->fail(e);
+}
+
 // The exception in flight as an Error, its message prefixed with `what_failed`.
 Error current_error(const std::string& what_failed) {
   try {
@@ -153,20 +159,21 @@ void Device::enqueue(const char* op, TaskIO io, Task task) {
     try {
       if (io.await) io.await();
       std::optional<Error> failed_input;
-      for (const auto& in : io.inputs) {
-        if (!failed_input && in) failed_input = in->failure();
+      for (const auto* group : {&io.inputs, &io.in_place}) {
+        for (const auto& in : *group) {
+          if (!failed_input && in) failed_input = in->failure();
+        }
       }
       if (!env_alive(env) || stopping_.load()) {
         // Nobody can read what it would produce (its environment ended, or
         // the process is exiting).
         skipped_.fetch_add(1);
-        const Error e(ErrorCode::Kernel, id_ + ": " + op + " was not run because the environment that queued it has ended");
-        for (const auto& out : io.outputs) out->fail(e);
+        fail_written(io, Error(ErrorCode::Kernel, id_ + ": " + op + " was not run because the environment that queued it has ended"));
       } else if (auto lost = this->lost()) {
-        for (const auto& out : io.outputs) out->fail(*lost);
+        fail_written(io, *lost);
       } else if (failed_input) {
-        const Error e(failed_input->code(), id_ + ": " + op + " was not run because its input had failed (" + failed_input->what() + ")");
-        for (const auto& out : io.outputs) out->fail(e);
+        fail_written(io, Error(failed_input->code(),
+                               id_ + ": " + op + " was not run because its input had failed (" + failed_input->what() + ")"));
       } else {
         {
           std::lock_guard<std::mutex> lock(error_mutex_);
@@ -175,15 +182,18 @@ void Device::enqueue(const char* op, TaskIO io, Task task) {
         task(ctx);
         InFlight f{op, {}};
         for (const auto& out : io.outputs) f.outputs.push_back(out);
+        for (const auto& out : io.in_place) f.outputs.push_back(out);
         in_flight_.push_back(std::move(f));
         if (!work_outstanding(ctx)) in_flight_.clear();
       }
     } catch (...) {
       const Error e = current_error(prefix);
       if (e.code() == ErrorCode::DeviceLost) {
-        lose(e, op, io.outputs);
+        std::vector<StoragePtr> written = io.outputs;
+        written.insert(written.end(), io.in_place.begin(), io.in_place.end());
+        lose(e, op, written);
       } else {
-        for (const auto& out : io.outputs) out->fail(e);
+        fail_written(io, e);
         record_error(e);
       }
     }

@@ -105,6 +105,13 @@ struct TaskIO {
       : inputs(std::move(in)), outputs(std::move(out)), await(std::move(await_first)), finally(std::move(finally_last)) {}
   std::vector<StoragePtr> inputs;
   std::vector<StoragePtr> outputs;
+  // Buffers the task reads and writes in place (a paged KV cache that
+  // tokens are appended to). Work queued after the task sees the new
+  // contents; work queued before it saw the old. A failed in-place input
+  // stops the task, and a task that fails, or is not run because an input
+  // failed, marks them failed: every later reader then fails, since their
+  // contents are no longer known. See docs/architecture.md, "In-place writes".
+  std::vector<StoragePtr> in_place;
   // Runs first (e.g. waiting for another device's queue to produce an input).
   std::function<void()> await;
   // Runs last, whether the task ran, failed or was skipped (e.g. opening a latch).

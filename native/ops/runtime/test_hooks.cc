@@ -42,7 +42,28 @@ Napi::Value set_poison(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// writeInPlace(tensor, byte, fail, input?) -> undefined: sets every byte of
+// `tensor` in place, as an op declaring it in TaskIO::in_place does (with
+// `fail`, the write fails instead). `input`, when given, is read first, so a
+// failed input shows how failures reach in-place buffers.
+Napi::Value write_in_place(const Napi::CallbackInfo& info) {
+  const char* op = "writeInPlace";
+  const TensorRef t = arg_tensor(info, 0, op, "tensor");
+  const int byte = static_cast<int>(arg_int(info, 1, op, "byte", 0, 255));
+  const bool fail = arg_bool(info, 2, op, "fail");
+  std::vector<StoragePtr> inputs;
+  if (info.Length() > 3 && !info[3].IsUndefined()) inputs.push_back(arg_tensor(info, 3, op, "input").storage);
+  TaskIO io{inputs, {}};
+  io.in_place = {t.storage};
+  t.device().enqueue(op, std::move(io), [t, byte, fail](ExecContext& ctx) {
+    if (fail) throw Error(ErrorCode::Kernel, "in-place write failed for a test");
+    ctx.device.fill_bytes(ctx, t.data(), byte, t.nbytes());
+  });
+  return info.Env().Undefined();
+}
+
 void install(Napi::Env env, Napi::Object exports) {
+  exports.Set("writeInPlace", Napi::Function::New<guarded<write_in_place>>(env, "writeInPlace"));
   exports.Set("setPoison", Napi::Function::New<guarded<set_poison>>(env, "setPoison"));
   exports.Set("injectFailure", Napi::Function::New<guarded<inject_failure>>(env, "injectFailure"));
   exports.Set("queueStats", Napi::Function::New<guarded<queue_stats>>(env, "queueStats"));
