@@ -32,7 +32,7 @@ import { fp8GemmBytes, gemmBytes, gemmFlops } from '../harness/metrics.js';
 import { type BenchCase, type BenchSuite, type CheckOutcome, type SuiteContext, benchCase } from '../harness/types.js';
 import { type GemmInputs, SharedGemmInputs, checkRows } from '../fp8/inputs.js';
 
-/** The DeepSeek-V3 N×K of the FP8 GEMMs (see DESIGN.md section 6). */
+/** The DeepSeek-V3 N×K of the FP8 GEMMs (docs/architecture.md, "Benchmarks and targets"). */
 export const DEEPSEEK_NK: ReadonlyArray<readonly [number, number]> = [
   [2112, 7168],
   [24576, 1536],

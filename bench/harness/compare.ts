@@ -29,8 +29,8 @@ export function compareBytes(label: string, actual: Uint8Array, expected: Uint8A
 }
 
 /**
- * Passes when ‖actual − expected‖ / ‖expected‖ < tol (float64, DESIGN.md
- * section 5) and no element is NaN or infinite where the reference is finite.
+ * Passes when ‖actual − expected‖ / ‖expected‖ < tol (float64, docs/architecture.md,
+ * "Testing") and no element is NaN or infinite where the reference is finite.
  */
 export function compareClose(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number): CheckOutcome {
   if (actual.length !== expected.length) {

@@ -73,8 +73,7 @@ enum MatmulDescAttribute : int32_t {
 // cublasLtMatmulMatrixScale_t (cublasLt.h). Source: nvmath-python's
 // documentation of nvmath.bindings.cublasLt.MatmulMatrixScale (SCALAR_32F 0,
 // VEC16_UE4M3 1, VEC32_UE8M0 2, OUTER_VEC_32F 3, VEC128_32F 4,
-// BLK128x128_32F 5); agrees with hipBLASLt's mirror of the enum and with
-// /work/shared/reference/fp8_gemm.md section 4. VEC128/BLK128x128 exist from
+// BLK128x128_32F 5); agrees with hipBLASLt's mirror of the enum. VEC128/BLK128x128 exist from
 // cuBLAS 12.9 and run on compute capability 9.0 only.
 enum MatrixScale : int32_t {
   SCALE_SCALAR_32F = 0,       // CUBLASLT_MATMUL_MATRIX_SCALE_SCALAR_32F: one f32 per matrix

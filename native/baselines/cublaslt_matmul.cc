@@ -22,7 +22,7 @@ static_assert(static_cast<int>(cublaslt::R_8F_E5M2) == static_cast<int>(CUDA_R_8
 
 namespace {
 
-// cuBLAS recommends 32 MiB of workspace on Hopper (reference/fp8_gemm.md section 4).
+// cuBLAS recommends 32 MiB of workspace on Hopper (cuBLAS documentation, cublasLtMatmul workspace).
 constexpr size_t WORKSPACE_BYTES = size_t{32} << 20;
 // cuBLASLt wants its workspace 256-byte aligned; the pool's alignment is not documented.
 constexpr uintptr_t WORKSPACE_ALIGNMENT = 256;

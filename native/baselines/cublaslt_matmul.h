@@ -1,5 +1,5 @@
 // cuBLASLt matmuls for the baselines: row-major C[m,n] = A[m,k]·B[n,k]ᵀ
-// (DESIGN.md section 4's "NT" GEMM), in bf16/f16 or FP8 with per-tensor or
+// (docs/architecture.md, "Numeric conventions"'s "NT" GEMM), in bf16/f16 or FP8 with per-tensor or
 // 1x128/128x128 block scales.
 //
 // cuBLASLt is column-major. A row-major [r, c] matrix is the column-major

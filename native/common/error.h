@@ -42,7 +42,7 @@ class Error : public std::runtime_error {
   ErrorCode code_;
 };
 
-// "<op>: <arg> must be <expected>, got <actual>" (STYLE.md 10).
+// "<op>: <arg> must be <expected>, got <actual>" (docs/architecture.md, "Errors").
 [[noreturn]] inline void throw_type_error(const std::string& op, const std::string& arg, const std::string& expected,
                                           const std::string& actual) {
   throw Error(ErrorCode::InvalidArgument, op + ": " + arg + " must be " + expected + ", got " + actual);

@@ -3,7 +3,7 @@
 //
 // One definition for both backends: the CPU backend, tensor creation, reads,
 // fp8.encode/decode and the CUDA cast kernel all call these, so the two
-// backends agree bit for bit. The rules (DESIGN.md section 4):
+// backends agree bit for bit. The rules (docs/architecture.md, "Numeric conventions"):
 //   - round to nearest, ties to even, from the exact value of the input;
 //   - saturate = true: overflow and +-inf give +-max finite, which is CUDA's
 //     __nv_cvt_float_to_fp8(x, __NV_SATFINITE, fmt);
@@ -195,7 +195,7 @@ MOEKIT_HD void store_from_double(void* p, DType t, int64_t i, double v) {
   }
 }
 
-// Reads decode to f32 (DESIGN.md: toArray gives floats as f32, fp8 too).
+// Reads decode to f32 (toArray gives floats as f32, FP8 too).
 MOEKIT_HD float load_as_float(const void* p, DType t, int64_t i) {
   switch (t) {
     case DType::F32: return static_cast<const float*>(p)[i];

@@ -1,4 +1,4 @@
-// The FP8 scale block of the DeepSeek-V3 recipe (DESIGN.md section 4): one
+// The FP8 scale block of the DeepSeek-V3 recipe (docs/architecture.md, "Numeric conventions"): one
 // f32 scale per 128 consecutive elements of a row (1x128, activations) or
 // per 128x128 block (weights). One number for every op that reads or writes
 // block scales: quantize's block sizes, fp8Gemm's promotion interval (one

@@ -1,4 +1,4 @@
-// Kernel versions and how `auto` picks one (STYLE.md 3 and 16).
+// Kernel versions and how `auto` picks one (docs/architecture.md, "Kernel versions").
 //
 // Each op lists its CUDA versions, v1 (the simple portable kernel) first.
 // A version records the GPU architectures on which it has passed the CUDA

@@ -1,6 +1,6 @@
 // A device is an allocator plus an in-order queue, on the CPU or a CUDA GPU.
 //
-// Execution model (DESIGN.md section 3): ops allocate their outputs on the
+// Execution model (docs/architecture.md, "Execution model"): ops allocate their outputs on the
 // JS thread (so out-of-memory throws at the call) and enqueue their work;
 // each device runs its queue on a thread of its own, in order. Tensors are
 // immutable once produced, so a buffer needs no lock: a task holds a

@@ -427,7 +427,7 @@ describe.skipIf(gpuFp8TensorSkip !== '')(`cuBLASLt FP8 GEMM, per-tensor scales, 
   });
 });
 
-// DeepSeek-V3 N×K shapes (DESIGN.md section 6) at decode-sized M, and ragged K/N.
+// DeepSeek-V3 N×K shapes (docs/architecture.md, "Benchmarks and targets") at decode-sized M, and ragged K/N.
 const FP8_BLOCK_SHAPES: Array<[number, number, number]> = [
   [48, 272, 592],
   [128, 128, 128],

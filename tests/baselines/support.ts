@@ -1,6 +1,6 @@
 /**
  * References for the baseline tests: the DeepSeek-V3 FP8 quantization
- * (DESIGN.md section 4) done on the host down to raw codes and scales, and
+ * (docs/architecture.md, "Numeric conventions") done on the host down to raw codes and scales, and
  * float64 GEMM oracles over a sample of output rows. Random inputs, the
  * comparison and the seed report come from tests/helpers.
  * @module

@@ -1,4 +1,4 @@
-// quantize / dequantize against the float64 oracle of DESIGN.md section 4,
+// quantize / dequantize against the float64 oracle of docs/architecture.md, "Numeric conventions",
 // element by element (codes and scale bits exactly), on ragged shapes, every
 // input dtype, both formats and both scale formats; CUDA versions against the
 // CPU bit for bit when a GPU is present, each held to its contract

@@ -1,7 +1,7 @@
 // fp8Gemm: the block-scaled FP8 GEMM with promotion every 128 K.
 // CPU: against a float64 oracle computed from the same quantized inputs
 // (tolerance from tests/helpers/tolerance.ts: the output's own rounding plus
-// f32 accumulation, far below DESIGN.md's 1e-3) and against the unquantized float64
+// f32 accumulation, far below the 1e-3 that FP8 tensor-core accumulation needs) and against the unquantized float64
 // product (DeepGEMM's metric 1 − 2Σxy/Σ(x²+y²) < 1e-3), on M in
 // {1, 7, 64, 127, 128, 129}, ragged N and K (K not a multiple of 128, K = 1),
 // every format pairing, and the DeepSeek-V3 shapes. CUDA: every version

@@ -42,7 +42,7 @@ describe.skipIf(!buildInfo().cuda)(`fp8Gemm version table${buildInfo().cuda ? ''
     expect(v2).toBeDefined();
     expect(v2?.minSm).toBe(80);
     expect(v2?.maxSm).toBe(0);
-    // Never default until a GPU run verifies it (STYLE.md 16).
+    // Never default until a GPU run verifies it (docs/architecture.md, "Kernel versions").
     expect(v2?.verifiedOn).toEqual([]);
   });
 });

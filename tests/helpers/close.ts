@@ -1,5 +1,5 @@
 /**
- * Comparing computed arrays against references (DESIGN.md section 5).
+ * Comparing computed arrays against references (docs/architecture.md, "Testing").
  * @module
  */
 import { expect } from 'vitest';
@@ -62,7 +62,7 @@ export function relativeError(out: Numbers, ref: Numbers): CloseReport {
 
 /**
  * Asserts that `out` matches `ref` to a relative L2 error below `tol`
- * (‖out − ref‖ / ‖ref‖ in float64, DESIGN.md section 5; an all-zero `ref`
+ * (‖out − ref‖ / ‖ref‖ in float64, docs/architecture.md, "Testing"; an all-zero `ref`
  * asks for ‖out‖ < tol), with NaN and ±inf at exactly the same indices.
  * A failure names `label`, the seed, the error, the worst index (as a
  * multi-index when `shape` is given) and both values there.

@@ -1,6 +1,6 @@
 /**
  * The DeepSeek-V3 block quantization and the block-scaled FP8 GEMM written
- * out in float64 from DESIGN.md section 4, independent of the library:
+ * out in float64 from docs/architecture.md, "Numeric conventions", independent of the library:
  *   amax = max(max |x|, 1e-4) per block; scale = f32(amax / fmt_max), rounded
  *   up to a power of two for ue8m0; inv = f32(1 / scale);
  *   code = fp8(f32(x · inv)), round to nearest even, saturating;

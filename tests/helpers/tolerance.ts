@@ -1,6 +1,6 @@
 /**
  * How close a matrix product must be to its reference: the one rule every
- * gemm / fp8Gemm test takes its tolerance from (DESIGN.md section 5 gives the
+ * gemm / fp8Gemm test takes its tolerance from (docs/architecture.md, "Testing" gives the
  * ceilings; this derives what the reference can actually guarantee, which is
  * often far below them).
  *
@@ -70,7 +70,7 @@ export type Accumulator = 'f32' | 'tensor-core' | 'fp8-tensor-core';
  * - `'fp8-tensor-core'`: a 14-bit accumulator loses up to 2^-13 of the block's
  *   running sum in each of the four k32 steps of a 128-wide block, 2^-11 of
  *   the block; promotion into f32 every 128 K keeps this from growing with K.
- *   This is why DESIGN.md section 5 allows FP8 GEMM 1e-3 (= 2·2^-11, see
+ *   This is why docs/architecture.md, "Testing" allows FP8 GEMM 1e-3 (= 2·2^-11, see
  *   {@link productTolerance}).
  */
 export function accumulationBound(accumulator: Accumulator, k: number): number {

@@ -1,4 +1,4 @@
-// The execution model (DESIGN.md section 3): ops return at once, work runs
+// The execution model (docs/architecture.md, "Execution model"): ops return at once, work runs
 // in order on each device's queue, reads resolve without blocking the JS
 // thread.
 import { describe, expect, it } from 'vitest';

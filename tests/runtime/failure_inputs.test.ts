@@ -106,8 +106,9 @@ const NO_TENSOR_INPUT = new Set([
   'releaseCache', 'setPoison', 'injectFailure', 'queueStats', 'marker', 'elapsed', 'fp8Encode', 'fp8Decode', 'kernelVersions',
   'baselineStatus',
 ]);
-// Covered in failures.test.ts: 'the failed output rejects every read with the op that failed'.
-const COVERED_ELSEWHERE = new Set(['read']);
+// Covered elsewhere: read in failures.test.ts ('the failed output rejects every read with the op that failed'),
+// writeInPlace (a test hook) in in_place.test.ts.
+const COVERED_ELSEWHERE = new Set(['read', 'writeInPlace']);
 
 const tracked: Tensor[] = [];
 afterEach(async () => {

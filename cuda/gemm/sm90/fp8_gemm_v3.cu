@@ -1,5 +1,5 @@
-// fp8Gemm v3 on Hopper (sm_90a only): the math of fp8_gemm.h (DESIGN.md
-// section 4: each 128-wide K block summed in f32 on the tensor cores, then
+// fp8Gemm v3 on Hopper (sm_90a only): the math of fp8_gemm.h (docs/architecture.md,
+// "Numeric conventions": each 128-wide K block summed in f32 on the tensor cores, then
 // promoted acc += partial * a_scales[row, kb] * b_scales[col / 128, kb]),
 // laid out after DeepGEMM's SM90 "1D2D" kernel:
 //

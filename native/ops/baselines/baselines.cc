@@ -25,7 +25,7 @@ namespace {
 
 constexpr const char* GEMM_OP = "baselines.gemm";
 constexpr const char* FP8_OP = "baselines.fp8Gemm";
-// cuBLASLt FP8 on Hopper: 16-byte aligned pointers and dimensions (reference/fp8_gemm.md section 4).
+// cuBLASLt FP8 on Hopper: 16-byte aligned pointers and dimensions (cuBLASLt documentation, cublasLtMatmul FP8 requirements).
 constexpr int64_t FP8_DIM_MULTIPLE = 16;
 constexpr uintptr_t FP8_POINTER_ALIGNMENT = 16;
 // Compute capabilities (major * 10 + minor).

@@ -1,4 +1,4 @@
-// fp8_scale_layout: moekit's FP8 block scales (DESIGN.md section 4) laid
+// fp8_scale_layout: moekit's FP8 block scales (docs/architecture.md, "Numeric conventions") laid
 // out the way cuBLASLt's block-scaled FP8 matmul reads them, so the cuBLAS
 // baseline can run on the same quantized operands as moekit's kernels. It
 // is the preparation step of the baseline, kept out of what benchmarks time.
@@ -9,7 +9,7 @@
 //
 // For C[M,N] = A[M,K]·B[N,K]ᵀ the baseline hands cuBLASLt B as its "A"
 // operand (BLK128x128_32F scaling) and A as its "B" operand (VEC128_32F),
-// the layout PyTorch's scaled_mm passes (reference/fp8_gemm.md section 4):
+// the layout PyTorch's scaled_mm passes to cuBLASLt for blockwise FP8:
 //   activations, moekit [M, KB] row-major  ->  [KB, M]: each 128-column
 //     block's M scales contiguous ("outer-dim-major", strides (1, M));
 //   weights, moekit [NB, KB] row-major     ->  [NB, round_up(KB, 4)]: the

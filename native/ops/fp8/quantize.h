@@ -1,5 +1,5 @@
 // quantize / dequantize: fine-grained FP8 block quantization, the
-// DeepSeek-V3 recipe (DESIGN.md section 4).
+// DeepSeek-V3 recipe (docs/architecture.md, "Numeric conventions").
 //
 // For each block: amax = max(max |x|, 1e-4); scale = amax / fmt_max (448 for
 // e4m3, 57344 for e5m2), with ue8m0 rounded up to a power of two;

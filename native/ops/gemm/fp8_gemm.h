@@ -1,6 +1,6 @@
 // fp8Gemm: C[m, n] = sum over K-blocks kb of
 //            (A[m, kb] · B[n, kb]^T) * a_scales[m, kb] * b_scales[n / 128, kb]
-// with A quantized 1x128 and B 128x128 (DESIGN.md section 4). Each 128-wide
+// with A quantized 1x128 and B 128x128 (docs/architecture.md, "Numeric conventions"). Each 128-wide
 // K block is accumulated on its own in f32, then multiplied by the two
 // scales and added into the f32 accumulator: the "promotion every 128" that
 // keeps FP8 tensor-core accumulation accurate. A ragged last K block holds

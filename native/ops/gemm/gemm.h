@@ -1,5 +1,5 @@
 // gemm: C[m, n] = A[m, k] · B[n, k]^T ("NT", weights stored [out, in]) for
-// f32, bf16 and f16 operands with f32 accumulation (DESIGN.md section 4).
+// f32, bf16 and f16 operands with f32 accumulation (docs/architecture.md, "Numeric conventions").
 //   v1: tiled SIMT FMA, any dtype, any sm >= 80
 //   v2: mma.sync tensor cores, bf16/f16 operands, sm >= 80
 //

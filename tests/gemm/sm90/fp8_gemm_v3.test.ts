@@ -54,7 +54,7 @@ describe.skipIf(!buildInfo().cuda)(`fp8Gemm version table${buildInfo().cuda ? ''
     expect(v3).toBeDefined();
     expect(v3?.minSm).toBe(90);
     expect(v3?.maxSm).toBe(90);
-    // Never default until a GPU run verifies it (STYLE.md 16).
+    // Never default until a GPU run verifies it (docs/architecture.md, "Kernel versions").
     expect(v3?.verifiedOn).toEqual([]);
   });
 });
