@@ -15,10 +15,10 @@
 #pragma once
 
 #include "../../native/common/hd.h"
+#include "warp.h"
 
 namespace moekit {
 
-constexpr int WARP_SIZE = 32;
 constexpr int MMA_M = 16;  // rows of A and C in one mma.sync
 constexpr int MMA_N = 8;   // columns of C (rows of the N-major B) in one mma.sync
 constexpr int MMA_K16 = 16;

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "../common/check.h"
+#include "../common/reduce.cuh"
 #include "../../native/common/float_convert.h"
 #include "../../native/common/math.h"
 #include "../../native/ops/fp8/quantize.h"
@@ -17,32 +18,27 @@ namespace moekit {
 
 namespace {
 
-constexpr int WARP = 32;
 constexpr int ROW_WARPS_PER_BLOCK = 8;
 constexpr int TILE_THREADS = 256;
 constexpr int TENSOR_THREADS = 256;
 constexpr int64_t MAX_GRID_BLOCKS = 65535 * 16;
-constexpr int ELEMS_PER_LANE = FP8_SCALE_BLOCK / WARP;  // 4 coalesced steps of 32
+constexpr int ELEMS_PER_LANE = FP8_SCALE_BLOCK / WARP_SIZE;  // 4 coalesced steps of 32
 
-static_assert(FP8_SCALE_BLOCK % WARP == 0, "a 1x128 block must split evenly over a warp");
-static_assert(TILE_THREADS % WARP == 0, "tile blocks are whole warps");
+static_assert(FP8_SCALE_BLOCK % WARP_SIZE == 0, "a 1x128 block must split evenly over a warp");
+static_assert(TILE_THREADS % WARP_SIZE == 0, "tile blocks are whole warps");
 
 __device__ __forceinline__ uint8_t encode_fp8(float v, DType format) {
   return static_cast<uint8_t>(__nv_cvt_float_to_fp8(canonical_nan(v), __NV_SATFINITE, format == DType::E4M3 ? __NV_E4M3 : __NV_E5M2));
-}
-
-__device__ __forceinline__ float warp_max(float v) {
-  for (int offset = WARP / 2; offset > 0; offset /= 2) v = fmaxf(v, __shfl_xor_sync(0xFFFFFFFFu, v, offset));
-  return v;
 }
 
 // One warp quantizes one 1x128 block: lanes take elements lane, lane+32, ...
 __global__ void quantize_row128_v1_kernel(const QuantizeParams p) {
   const int64_t kblocks = ceil_div(p.cols, FP8_SCALE_BLOCK);
   const int64_t total_blocks = p.batch * p.rows * kblocks;
-  const int lane = threadIdx.x % WARP;
-  const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / WARP);
-  for (int64_t blk = static_cast<int64_t>(blockIdx.x) * (blockDim.x / WARP) + threadIdx.x / WARP; blk < total_blocks; blk += warps) {
+  const int lane = threadIdx.x % WARP_SIZE;
+  const int64_t warps_per_block = blockDim.x / WARP_SIZE;
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * warps_per_block;
+  for (int64_t blk = static_cast<int64_t>(blockIdx.x) * warps_per_block + threadIdx.x / WARP_SIZE; blk < total_blocks; blk += warps) {
     const int64_t row = blk / kblocks;
     const int64_t col0 = (blk % kblocks) * FP8_SCALE_BLOCK;
     const int64_t base = row * p.cols;
@@ -50,7 +46,7 @@ __global__ void quantize_row128_v1_kernel(const QuantizeParams p) {
     float amax = 0.0f;
 #pragma unroll
     for (int j = 0; j < ELEMS_PER_LANE; ++j) {
-      const int64_t col = col0 + j * WARP + lane;
+      const int64_t col = col0 + j * WARP_SIZE + lane;
       v[j] = col < p.cols ? load_as_float(p.x, p.x_dtype, base + col) : 0.0f;
       amax = fmaxf(amax, fabsf(v[j]));
     }
@@ -59,7 +55,7 @@ __global__ void quantize_row128_v1_kernel(const QuantizeParams p) {
     if (lane == 0) p.scales[blk] = scale;
 #pragma unroll
     for (int j = 0; j < ELEMS_PER_LANE; ++j) {
-      const int64_t col = col0 + j * WARP + lane;
+      const int64_t col = col0 + j * WARP_SIZE + lane;
       if (col < p.cols) p.values[base + col] = encode_fp8(v[j] * inv, p.format);
     }
   }
@@ -67,7 +63,7 @@ __global__ void quantize_row128_v1_kernel(const QuantizeParams p) {
 
 // One block quantizes one 128x128 tile of one matrix of the batch.
 __global__ void quantize_tile128_v1_kernel(const QuantizeParams p) {
-  __shared__ float warp_amax[TILE_THREADS / WARP];
+  __shared__ float warp_amax[TILE_THREADS / WARP_SIZE];
   const int64_t kblocks = ceil_div(p.cols, FP8_SCALE_BLOCK);
   const int64_t rblocks = ceil_div(p.rows, FP8_SCALE_BLOCK);
   const int64_t tile = blockIdx.x;
@@ -84,16 +80,7 @@ __global__ void quantize_tile128_v1_kernel(const QuantizeParams p) {
     const int64_t c = e % FP8_SCALE_BLOCK;
     if (c < tile_cols) amax = fmaxf(amax, fabsf(load_as_float(p.x, p.x_dtype, (b * p.rows + r0 + r) * p.cols + c0 + c)));
   }
-  amax = warp_max(amax);
-  if (threadIdx.x % WARP == 0) warp_amax[threadIdx.x / WARP] = amax;
-  __syncthreads();
-  if (threadIdx.x < WARP) {
-    float m = threadIdx.x < TILE_THREADS / WARP ? warp_amax[threadIdx.x] : 0.0f;
-    m = warp_max(m);
-    if (threadIdx.x == 0) warp_amax[0] = m;
-  }
-  __syncthreads();
-  const float scale = fp8_block_scale(warp_amax[0], p.format, p.ue8m0);
+  const float scale = fp8_block_scale(block_max<TILE_THREADS>(amax, warp_amax), p.format, p.ue8m0);
   const float inv = fp8_inverse_scale(scale);
   if (threadIdx.x == 0) p.scales[tile] = scale;
   for (int64_t e = threadIdx.x; e < elems; e += blockDim.x) {
@@ -115,7 +102,7 @@ __global__ void tensor_amax_v1_kernel(const QuantizeParams p, int64_t total) {
     amax = fmaxf(amax, fabsf(load_as_float(p.x, p.x_dtype, i)));
   }
   amax = warp_max(amax);
-  if (threadIdx.x % WARP == 0) atomicMax(reinterpret_cast<unsigned int*>(p.amax_scratch), __float_as_uint(amax));
+  if (threadIdx.x % WARP_SIZE == 0) atomicMax(reinterpret_cast<unsigned int*>(p.amax_scratch), __float_as_uint(amax));
 }
 
 __global__ void tensor_encode_v1_kernel(const QuantizeParams p, int64_t total) {
@@ -164,7 +151,7 @@ void quantize_v1(const QuantizeParams& p, cudaStream_t stream) {
   switch (p.block) {
     case QuantBlock::ROW_128: {
       const int64_t blocks = p.batch * p.rows * ceil_div(p.cols, FP8_SCALE_BLOCK);
-      quantize_row128_v1_kernel<<<grid_for(blocks, ROW_WARPS_PER_BLOCK), ROW_WARPS_PER_BLOCK * WARP, 0, stream>>>(p);
+      quantize_row128_v1_kernel<<<grid_for(blocks, ROW_WARPS_PER_BLOCK), ROW_WARPS_PER_BLOCK * WARP_SIZE, 0, stream>>>(p);
       MOEKIT_CUDA_CHECK_LAUNCH();
       break;
     }

@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "../common/check.h"
+#include "../common/reduce.cuh"
 #include "../../native/common/math.h"
 #include "../../native/ops/fp8/quantize.h"
 #include "../../native/ops/fp8/scale_math.h"
@@ -24,7 +25,6 @@ namespace moekit {
 
 namespace {
 
-constexpr int WARP = 32;
 constexpr int VECTOR_BYTES = 16;
 constexpr int ROW_THREADS = 256;
 constexpr int ROW_UNROLL = 4;
@@ -85,28 +85,20 @@ __device__ __forceinline__ void store_codes(uint8_t* dst, const uint32_t (&packe
   }
 }
 
-// Max over groups of `LANES` consecutive lanes (LANES a power of two <= 32).
-template <int LANES>
-__device__ __forceinline__ float group_max(float v) {
-#pragma unroll
-  for (int offset = LANES / 2; offset > 0; offset /= 2) v = fmaxf(v, __shfl_xor_sync(0xFFFFFFFFu, v, offset));
-  return v;
-}
-
 template <typename T>
 __global__ void __launch_bounds__(ROW_THREADS, 2) quantize_row128_v2_kernel(const QuantizeParams p) {
   constexpr int ELEMS = Vec<T>::ELEMS;
   constexpr int LANES_PER_BLOCK = FP8_SCALE_BLOCK / ELEMS;
-  constexpr int BLOCKS_PER_WARP = WARP / LANES_PER_BLOCK;
-  static_assert(FP8_SCALE_BLOCK % ELEMS == 0 && WARP % LANES_PER_BLOCK == 0, "a 1x128 block must map onto whole lanes of a warp");
+  constexpr int BLOCKS_PER_WARP = WARP_SIZE / LANES_PER_BLOCK;
+  static_assert(FP8_SCALE_BLOCK % ELEMS == 0 && WARP_SIZE % LANES_PER_BLOCK == 0, "a 1x128 block must map onto whole lanes of a warp");
   const T* x = static_cast<const T*>(p.x);
   const int64_t kblocks = ceil_div(p.cols, FP8_SCALE_BLOCK);
   const int64_t total_blocks = p.batch * p.rows * kblocks;
-  const int lane = threadIdx.x % WARP;
+  const int lane = threadIdx.x % WARP_SIZE;
   const int sub = lane / LANES_PER_BLOCK;  // which block of the warp's group
   const int part = lane % LANES_PER_BLOCK;  // which 16 bytes of that block
-  const int64_t warp_id = static_cast<int64_t>(blockIdx.x) * (ROW_THREADS / WARP) + threadIdx.x / WARP;
-  const int64_t warps = static_cast<int64_t>(gridDim.x) * (ROW_THREADS / WARP);
+  const int64_t warp_id = static_cast<int64_t>(blockIdx.x) * (ROW_THREADS / WARP_SIZE) + threadIdx.x / WARP_SIZE;
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * (ROW_THREADS / WARP_SIZE);
   const int64_t per_round = warps * ROW_UNROLL * BLOCKS_PER_WARP;
 
   for (int64_t round0 = warp_id * ROW_UNROLL * BLOCKS_PER_WARP; round0 < total_blocks; round0 += per_round) {
@@ -130,7 +122,7 @@ __global__ void __launch_bounds__(ROW_THREADS, 2) quantize_row128_v2_kernel(cons
       float amax = 0.0f;
 #pragma unroll
       for (int i = 0; i < ELEMS; ++i) amax = fmaxf(amax, fabsf(v[u][i]));
-      const float scale = fp8_block_scale(group_max<LANES_PER_BLOCK>(amax), p.format, p.ue8m0);
+      const float scale = fp8_block_scale(warp_max<LANES_PER_BLOCK>(amax), p.format, p.ue8m0);
       const int64_t blk = round0 + u * BLOCKS_PER_WARP + sub;
       if (part == 0 && blk < total_blocks) p.scales[blk] = scale;
       if (live[u]) {
@@ -149,7 +141,7 @@ __global__ void __launch_bounds__(TILE_THREADS, 2) quantize_tile128_v2_kernel(co
   constexpr int ROWS_PER_PASS = TILE_THREADS / THREADS_PER_ROW;
   constexpr int PASSES = FP8_SCALE_BLOCK / ROWS_PER_PASS;
   static_assert(TILE_THREADS % THREADS_PER_ROW == 0 && FP8_SCALE_BLOCK % ROWS_PER_PASS == 0, "a tile must map onto whole passes");
-  __shared__ float warp_amax[TILE_THREADS / WARP];
+  __shared__ float warp_amax[TILE_THREADS / WARP_SIZE];
   const T* x = static_cast<const T*>(p.x);
   const int64_t kblocks = ceil_div(p.cols, FP8_SCALE_BLOCK);
   const int64_t rblocks = ceil_div(p.rows, FP8_SCALE_BLOCK);
@@ -177,13 +169,7 @@ __global__ void __launch_bounds__(TILE_THREADS, 2) quantize_tile128_v2_kernel(co
 #pragma unroll
     for (int i = 0; i < ELEMS; ++i) amax = fmaxf(amax, fabsf(v[i]));
   }
-  amax = group_max<WARP>(amax);
-  if (threadIdx.x % WARP == 0) warp_amax[threadIdx.x / WARP] = amax;
-  __syncthreads();
-  float tile_amax = 0.0f;
-#pragma unroll
-  for (int w = 0; w < TILE_THREADS / WARP; ++w) tile_amax = fmaxf(tile_amax, warp_amax[w]);
-  const float scale = fp8_block_scale(tile_amax, p.format, p.ue8m0);
+  const float scale = fp8_block_scale(block_max<TILE_THREADS>(amax, warp_amax), p.format, p.ue8m0);
   const float inv = fp8_inverse_scale(scale);
   if (threadIdx.x == 0) p.scales[tile] = scale;
 #pragma unroll
@@ -206,7 +192,7 @@ unsigned grid_for(int64_t work_items, int64_t per_block) {
 template <typename T>
 void launch_v2(const QuantizeParams& p, cudaStream_t stream) {
   if (p.block == QuantBlock::ROW_128) {
-    constexpr int64_t blocks_per_cta = (ROW_THREADS / WARP) * ROW_UNROLL * (WARP / (FP8_SCALE_BLOCK / Vec<T>::ELEMS));
+    constexpr int64_t blocks_per_cta = (ROW_THREADS / WARP_SIZE) * ROW_UNROLL * (WARP_SIZE / (FP8_SCALE_BLOCK / Vec<T>::ELEMS));
     const int64_t blocks = p.batch * p.rows * ceil_div(p.cols, FP8_SCALE_BLOCK);
     quantize_row128_v2_kernel<T><<<grid_for(blocks, blocks_per_cta), ROW_THREADS, 0, stream>>>(p);
   } else {
