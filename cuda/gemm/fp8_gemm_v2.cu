@@ -17,6 +17,9 @@
 // Rows past m or n and K past k are zero-filled by the copies, so a ragged
 // last K block sums only real elements; the epilogue writes only elements
 // inside C. Needs k % 16 == 0 (16-byte copies of whole rows).
+// The pipeline, tile scheduling and epilogue are the shared mainloop
+// (multistage_mainloop.cuh, tile_scheduler.h); this file adds what a stage
+// is multiplied by and the promotion (Fp8GemmV2Math).
 //
 // The index math (fragment layouts, ldmatrix addresses, swizzle, copy
 // assignment, tile order, scale indices, the bf16 renaming) is in headers
@@ -36,10 +39,8 @@
 #include "../../native/common/math.h"
 #include "../common/mma.cuh"
 #include "../common/mma_layout.h"
-#include "../common/store_pair.cuh"
-#include "../common/swizzle.h"
-#include "../common/tile_copy.cuh"
-#include "../common/tile_raster.h"
+#include "../common/multistage_mainloop.cuh"
+#include "../common/tile_scheduler.h"
 #include "fp8_gemm_config_v2.h"
 #include "../../native/ops/gemm/fp8_gemm.h"
 
@@ -49,11 +50,8 @@ namespace {
 
 using namespace fp8_gemm_v2_config;
 
-// This thread's copies of one stage of A (BLOCK_M rows) or B (BLOCK_N rows).
-template <int COPIES>
-__device__ __forceinline__ void copy_stage(uint32_t tile, const uint8_t* src, int64_t rows, int64_t k, int64_t row0, int64_t k0) {
-  copy_tile_async<NUM_THREADS, CHUNKS_PER_ROW, 1, COPIES>(tile, src, rows, k, row0, k0);
-}
+using Pipeline = MultistagePipeline<NUM_THREADS, NUM_STAGES, BLOCK_K, ELEM_BYTES, CHUNKS_PER_ROW, A_STAGE_BYTES, B_STAGE_BYTES, M_FRAGS, N_FRAGS>;
+using NormalScheduler = NormalTileScheduler<BLOCK_M, BLOCK_N, GROUP_M>;
 
 // part += A_step * B_step^T for one k32 step of every mma tile of the warp.
 template <DType FA, DType FB>
@@ -82,88 +80,44 @@ __device__ __forceinline__ void mma_k32_step(float (&part)[M_FRAGS][N_FRAGS][4],
 #endif
 }
 
+// What fp8Gemm v2 does with a stage (multistage_mainloop.cuh): the stage's
+// scale block summed into zeroed partial sums, then promoted into the
+// accumulators with the block's two scales.
 template <DType FA, DType FB>
-__global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS_PER_SM) fp8_gemm_v2_kernel(const Fp8GemmParams p) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  extern __shared__ __align__(128) uint8_t smem[];
-  const TileIndex tile = grouped_tile(blockIdx.x, ceil_div<int64_t>(p.m, BLOCK_M), ceil_div<int64_t>(p.n, BLOCK_N), GROUP_M);
-  const int64_t m0 = tile.m * BLOCK_M;
-  const int64_t n0 = tile.n * BLOCK_N;
-  const int lane = threadIdx.x % WARP_SIZE;
-  const RowCol warp_tile = warp_tile_origin(threadIdx.x / WARP_SIZE);
-  const uint32_t smem0 = smem_address(smem);
+class Fp8GemmV2Math {
+ public:
+  __device__ Fp8GemmV2Math(const Fp8GemmParams& p, const GemmTile& tile, RowCol warp_tile, int lane)
+      : p_(p), tile_(tile), warp_tile_(warp_tile), lane_(lane) {}
+
   // One stage per scale block: k_tiles == p.scale_k == ceil(k / 128).
-  const int64_t k_tiles = p.scale_k;
+  __device__ static int64_t k_tiles(const Fp8GemmParams& p) { return p.scale_k; }
 
-  float acc[M_FRAGS][N_FRAGS][4];
-#pragma unroll
-  for (int i = 0; i < M_FRAGS; ++i) {
-#pragma unroll
-    for (int j = 0; j < N_FRAGS; ++j) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
-    }
-  }
-
-  // Prologue: stages 0 .. NUM_STAGES - 2 in flight, one commit group per
-  // stage (empty past the last K tile, so group g is always K tile g).
-#pragma unroll
-  for (int s = 0; s < NUM_STAGES - 1; ++s) {
-    if (s < k_tiles) {
-      const uint32_t stage = smem0 + s * STAGE_BYTES;
-      copy_stage<A_COPIES_PER_THREAD>(stage, p.a, p.m, p.k, m0, s * BLOCK_K);
-      copy_stage<B_COPIES_PER_THREAD>(stage + A_STAGE_BYTES, p.b, p.n, p.k, n0, s * BLOCK_K);
-    }
-    cp_async_commit();
-  }
-
-  for (int64_t kt = 0; kt < k_tiles; ++kt) {
-    // Scales of K block kt for the 2 * M_FRAGS rows this lane's accumulators
-    // hold (rows past m get 0: their partial sums are 0 and never stored).
-    float row_scale[M_FRAGS][2];
+  // Scales of K block kt for the 2 * M_FRAGS rows this lane's accumulators
+  // hold (rows past the problem get 0: their partial sums are 0 and never
+  // stored), loaded before the stage wait so their latency hides.
+  __device__ void prefetch(int64_t kt) {
 #pragma unroll
     for (int i = 0; i < M_FRAGS; ++i) {
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        const int64_t row = m0 + warp_tile.row + i * MMA_M + mma_c_coord(lane, 2 * h).row;
-        row_scale[i][h] = row < p.m ? p.a_scales[a_scale_index(row, kt, p.scale_k)] : 0.0f;
+        const int64_t row = tile_.a_row0 + warp_tile_.row + i * MMA_M + mma_c_coord(lane_, 2 * h).row;
+        row_scale_[i][h] = row < tile_.a_rows ? p_.a_scales[a_scale_index(row, kt, p_.scale_k)] : 0.0f;
       }
     }
-    const float col_scale = p.b_scales[b_scale_index(n0, kt, p.scale_k)];
+    col_scale_ = p_.b_scales[b_scale_index(tile_.b_row0, kt, p_.scale_k)];
+  }
 
-    // NUM_STAGES - 1 + kt groups are committed; with at most NUM_STAGES - 2
-    // pending, group kt (this K tile) has landed for this thread's copies.
-    cp_async_wait<NUM_STAGES - 2>();
-    // All threads' copies of tile kt are now visible, and every warp is done
-    // with tile kt - 1, whose stage the copies below overwrite.
-    __syncthreads();
-    const int64_t next = kt + NUM_STAGES - 1;
-    if (next < k_tiles) {
-      const uint32_t stage = smem0 + static_cast<uint32_t>(next % NUM_STAGES) * STAGE_BYTES;
-      copy_stage<A_COPIES_PER_THREAD>(stage, p.a, p.m, p.k, m0, next * BLOCK_K);
-      copy_stage<B_COPIES_PER_THREAD>(stage + A_STAGE_BYTES, p.b, p.n, p.k, n0, next * BLOCK_K);
-    }
-    cp_async_commit();
-
-    const uint32_t a_tile = smem0 + static_cast<uint32_t>(kt % NUM_STAGES) * STAGE_BYTES;
-    const uint32_t b_tile = a_tile + A_STAGE_BYTES;
+  __device__ void multiply(float (&acc)[M_FRAGS][N_FRAGS][4], uint32_t a_tile, uint32_t b_tile) const {
     float part[M_FRAGS][N_FRAGS][4];
-#pragma unroll
-    for (int i = 0; i < M_FRAGS; ++i) {
-#pragma unroll
-      for (int j = 0; j < N_FRAGS; ++j) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) part[i][j][e] = 0.0f;
-      }
-    }
+    zero_accumulators(part);
     // Rolled: unrolled, the compiler hoists the fragments of all K_STEPS
     // (24 registers each) beside the 128 accumulators and spills on sm_90a.
 #pragma unroll 1
     for (int ks = 0; ks < K_STEPS; ++ks) {
       uint32_t a_frag[M_FRAGS][4];
       uint32_t b_frag[N_FRAGS][2];
-      load_a_fragments<M_FRAGS, CHUNKS_PER_ROW>(a_frag, a_tile, warp_tile.row, ks, lane);
-      load_b_fragments<N_FRAGS, CHUNKS_PER_ROW>(b_frag, b_tile, warp_tile.col, ks, lane);
+      load_a_fragments<M_FRAGS, CHUNKS_PER_ROW>(a_frag, a_tile, warp_tile_.row, ks, lane_);
+      load_b_fragments<N_FRAGS, CHUNKS_PER_ROW>(b_frag, b_tile, warp_tile_.col, ks, lane_);
       mma_k32_step<FA, FB>(part, a_frag, b_frag);
     }
 
@@ -172,7 +126,7 @@ __global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS_PER_SM) fp8_gemm_v2_ke
     for (int i = 0; i < M_FRAGS; ++i) {
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        const float s = row_scale[i][h] * col_scale;
+        const float s = row_scale_[i][h] * col_scale_;
 #pragma unroll
         for (int j = 0; j < N_FRAGS; ++j) {
           acc[i][j][2 * h] = fmaf(part[i][j][2 * h], s, acc[i][j][2 * h]);
@@ -182,19 +136,33 @@ __global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS_PER_SM) fp8_gemm_v2_ke
     }
   }
 
-  store_mma_accumulators(acc, p.c, p.c_dtype, p.m, p.n, m0 + warp_tile.row, n0 + warp_tile.col, lane);
+ private:
+  const Fp8GemmParams& p_;
+  GemmTile tile_;
+  RowCol warp_tile_;
+  int lane_;
+  float row_scale_[M_FRAGS][2];
+  float col_scale_;
+};
+
+template <DType FA, DType FB, typename Scheduler>
+__global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS_PER_SM) fp8_gemm_v2_kernel(const Fp8GemmParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  extern __shared__ __align__(128) uint8_t smem[];
+  multistage_mma_gemm<Pipeline, Scheduler, Fp8GemmV2Math<FA, FB>>(p, smem, warp_tile_origin(threadIdx.x / WARP_SIZE));
 #else
   (void)p;
   __trap();
 #endif
 }
 
-int64_t tile_count(const Fp8GemmParams& p) { return ceil_div<int64_t>(p.m, BLOCK_M) * ceil_div<int64_t>(p.n, BLOCK_N); }
+int64_t tile_count(const Fp8GemmParams& p) { return NormalScheduler(p).num_tiles(); }
 
 template <DType FA, DType FB>
 void launch(const Fp8GemmParams& p, cudaStream_t stream) {
-  MOEKIT_CUDA_CHECK(cudaFuncSetAttribute(fp8_gemm_v2_kernel<FA, FB>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
-  fp8_gemm_v2_kernel<FA, FB><<<static_cast<unsigned>(tile_count(p)), NUM_THREADS, SMEM_BYTES, stream>>>(p);
+  const auto kernel = fp8_gemm_v2_kernel<FA, FB, NormalScheduler>;
+  MOEKIT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
+  kernel<<<static_cast<unsigned>(tile_count(p)), NUM_THREADS, SMEM_BYTES, stream>>>(p);
   MOEKIT_CUDA_CHECK_LAUNCH();
 }
 

@@ -38,19 +38,11 @@ constexpr int A_STAGE_BYTES = BLOCK_M * BLOCK_K * ELEM_BYTES;
 constexpr int B_STAGE_BYTES = BLOCK_N * BLOCK_K * ELEM_BYTES;
 constexpr int STAGE_BYTES = A_STAGE_BYTES + B_STAGE_BYTES;
 constexpr int SMEM_BYTES = NUM_STAGES * STAGE_BYTES;  // dynamic shared memory per block
-constexpr int A_COPIES_PER_THREAD = BLOCK_M * CHUNKS_PER_ROW / NUM_THREADS;
-constexpr int B_COPIES_PER_THREAD = BLOCK_N * CHUNKS_PER_ROW / NUM_THREADS;
 
 static_assert(BLOCK_M % (WARPS_M * MMA_M) == 0 && BLOCK_N % (WARPS_N * MMA_N) == 0, "warp tiles are whole mma tiles");
 static_assert(N_FRAGS % 2 == 0, "B fragments are loaded two n8 tiles per ldmatrix.x4");
 static_assert(BLOCK_K % MMA_K == 0, "a stage holds whole mma k-steps");
 static_assert(CHUNKS_PER_MMA_K == CHUNKS_PER_K_STEP, "an mma k16 step is the 32 bytes of K one ldmatrix.x4 loads");
-static_assert(CHUNKS_PER_ROW == 2 || CHUNKS_PER_ROW == 4 || CHUNKS_PER_ROW == 8, "the swizzle is conflict-free for 2, 4 or 8 chunks per row");
-static_assert(BLOCK_M * CHUNKS_PER_ROW % NUM_THREADS == 0, "A tile copies split evenly over the threads");
-static_assert(BLOCK_N * CHUNKS_PER_ROW % NUM_THREADS == 0, "B tile copies split evenly over the threads");
-static_assert(A_STAGE_BYTES % (SMEM_LINE_CHUNKS * SMEM_CHUNK_BYTES) == 0, "a tile is whole 128-byte lines (the swizzle stays inside)");
-static_assert(NUM_STAGES >= 2, "the pipeline overlaps at least one copy with compute");
-static_assert(SMEM_BYTES <= 99 * 1024, "fits the opt-in shared memory of every sm >= 80 (sm_86/89: 99 KB)");
 
 // Top-left corner, inside the block tile, of warp `warp`'s WARP_TILE_M x WARP_TILE_N tile.
 MOEKIT_HD constexpr RowCol warp_tile_origin(int warp) {

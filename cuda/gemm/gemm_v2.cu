@@ -9,6 +9,9 @@
 // loads that build the mma fragments are bank-conflict-free. Rows past m or
 // n and K past k are zero-filled by the copies; the epilogue writes only
 // elements inside C. Needs k % 8 == 0 (16-byte copies of whole rows).
+// The pipeline, tile scheduling and epilogue are the shared mainloop
+// (multistage_mainloop.cuh, tile_scheduler.h); this file adds what a stage
+// is multiplied by (GemmV2Math).
 //
 // The index math (fragment layouts, ldmatrix addresses, swizzle, copy
 // assignment, tile order, warp tiles) is in headers and checked on the CPU
@@ -27,10 +30,8 @@
 #include "../../native/common/math.h"
 #include "../common/mma.cuh"
 #include "../common/mma_layout.h"
-#include "../common/store_pair.cuh"
-#include "../common/swizzle.h"
-#include "../common/tile_copy.cuh"
-#include "../common/tile_raster.h"
+#include "../common/multistage_mainloop.cuh"
+#include "../common/tile_scheduler.h"
 #include "gemm_config_v2.h"
 #include "../../native/ops/gemm/gemm.h"
 
@@ -40,71 +41,27 @@ namespace {
 
 using namespace gemm_v2_config;
 
-// This thread's copies of one stage of A (BLOCK_M rows) or B (BLOCK_N rows).
-template <int COPIES>
-__device__ __forceinline__ void copy_stage(uint32_t tile, const uint8_t* src, int64_t rows, int64_t k, int64_t row0, int64_t k0) {
-  copy_tile_async<NUM_THREADS, CHUNKS_PER_ROW, ELEM_BYTES, COPIES>(tile, src, rows, k, row0, k0);
-}
+using Pipeline = MultistagePipeline<NUM_THREADS, NUM_STAGES, BLOCK_K, ELEM_BYTES, CHUNKS_PER_ROW, A_STAGE_BYTES, B_STAGE_BYTES, M_FRAGS, N_FRAGS>;
+using NormalScheduler = NormalTileScheduler<BLOCK_M, BLOCK_N, GROUP_M>;
 
+// What gemm v2 does with a stage (multistage_mainloop.cuh): K_STEPS mma k16
+// steps straight into the accumulators.
 template <DType AB>
-__global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS_PER_SM) gemm_v2_kernel(const GemmParams p) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  extern __shared__ __align__(128) uint8_t smem[];
-  const TileIndex tile = grouped_tile(blockIdx.x, ceil_div<int64_t>(p.m, BLOCK_M), ceil_div<int64_t>(p.n, BLOCK_N), GROUP_M);
-  const int64_t m0 = tile.m * BLOCK_M;
-  const int64_t n0 = tile.n * BLOCK_N;
-  const int lane = threadIdx.x % WARP_SIZE;
-  const RowCol warp_tile = warp_tile_origin(threadIdx.x / WARP_SIZE);
-  const uint32_t smem0 = smem_address(smem);
-  const auto* a = static_cast<const uint8_t*>(p.a);
-  const auto* b = static_cast<const uint8_t*>(p.b);
-  const int64_t k_tiles = ceil_div<int64_t>(p.k, BLOCK_K);
+class GemmV2Math {
+ public:
+  __device__ GemmV2Math(const GemmParams&, const GemmTile&, RowCol warp_tile, int lane) : warp_tile_(warp_tile), lane_(lane) {}
 
-  float acc[M_FRAGS][N_FRAGS][4];
-#pragma unroll
-  for (int i = 0; i < M_FRAGS; ++i) {
-#pragma unroll
-    for (int j = 0; j < N_FRAGS; ++j) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
-    }
-  }
+  __device__ static int64_t k_tiles(const GemmParams& p) { return ceil_div<int64_t>(p.k, BLOCK_K); }
 
-  // Prologue: stages 0 .. NUM_STAGES - 2 in flight, one commit group per
-  // stage (empty past the last K tile, so group g is always K tile g).
-#pragma unroll
-  for (int s = 0; s < NUM_STAGES - 1; ++s) {
-    if (s < k_tiles) {
-      const uint32_t stage = smem0 + s * STAGE_BYTES;
-      copy_stage<A_COPIES_PER_THREAD>(stage, a, p.m, p.k, m0, s * BLOCK_K);
-      copy_stage<B_COPIES_PER_THREAD>(stage + A_STAGE_BYTES, b, p.n, p.k, n0, s * BLOCK_K);
-    }
-    cp_async_commit();
-  }
+  __device__ void prefetch(int64_t) {}
 
-  for (int64_t kt = 0; kt < k_tiles; ++kt) {
-    // NUM_STAGES - 1 + kt groups are committed; with at most NUM_STAGES - 2
-    // pending, group kt (this K tile) has landed for this thread's copies.
-    cp_async_wait<NUM_STAGES - 2>();
-    // All threads' copies of tile kt are now visible, and every warp is done
-    // with tile kt - 1, whose stage the copies below overwrite.
-    __syncthreads();
-    const int64_t next = kt + NUM_STAGES - 1;
-    if (next < k_tiles) {
-      const uint32_t stage = smem0 + static_cast<uint32_t>(next % NUM_STAGES) * STAGE_BYTES;
-      copy_stage<A_COPIES_PER_THREAD>(stage, a, p.m, p.k, m0, next * BLOCK_K);
-      copy_stage<B_COPIES_PER_THREAD>(stage + A_STAGE_BYTES, b, p.n, p.k, n0, next * BLOCK_K);
-    }
-    cp_async_commit();
-
-    const uint32_t a_tile = smem0 + static_cast<uint32_t>(kt % NUM_STAGES) * STAGE_BYTES;
-    const uint32_t b_tile = a_tile + A_STAGE_BYTES;
+  __device__ void multiply(float (&acc)[M_FRAGS][N_FRAGS][4], uint32_t a_tile, uint32_t b_tile) const {
 #pragma unroll
     for (int ks = 0; ks < K_STEPS; ++ks) {
       uint32_t a_frag[M_FRAGS][4];
       uint32_t b_frag[N_FRAGS][2];
-      load_a_fragments<M_FRAGS, CHUNKS_PER_ROW>(a_frag, a_tile, warp_tile.row, ks, lane);
-      load_b_fragments<N_FRAGS, CHUNKS_PER_ROW>(b_frag, b_tile, warp_tile.col, ks, lane);
+      load_a_fragments<M_FRAGS, CHUNKS_PER_ROW>(a_frag, a_tile, warp_tile_.row, ks, lane_);
+      load_b_fragments<N_FRAGS, CHUNKS_PER_ROW>(b_frag, b_tile, warp_tile_.col, ks, lane_);
 #pragma unroll
       for (int i = 0; i < M_FRAGS; ++i) {
 #pragma unroll
@@ -113,14 +70,23 @@ __global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS_PER_SM) gemm_v2_kernel
     }
   }
 
-  store_mma_accumulators(acc, p.c, p.c_dtype, p.m, p.n, m0 + warp_tile.row, n0 + warp_tile.col, lane);
+ private:
+  RowCol warp_tile_;
+  int lane_;
+};
+
+template <DType AB, typename Scheduler>
+__global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS_PER_SM) gemm_v2_kernel(const GemmParams p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  extern __shared__ __align__(128) uint8_t smem[];
+  multistage_mma_gemm<Pipeline, Scheduler, GemmV2Math<AB>>(p, smem, warp_tile_origin(threadIdx.x / WARP_SIZE));
 #else
   (void)p;
   __trap();
 #endif
 }
 
-int64_t tile_count(const GemmParams& p) { return ceil_div<int64_t>(p.m, BLOCK_M) * ceil_div<int64_t>(p.n, BLOCK_N); }
+int64_t tile_count(const GemmParams& p) { return NormalScheduler(p).num_tiles(); }
 
 }  // namespace
 
@@ -136,7 +102,7 @@ const char* gemm_v2_unsupported(const GemmParams& p) {
 
 void gemm_v2(const GemmParams& p, cudaStream_t stream) {
   if (p.m == 0 || p.n == 0) return;
-  const auto kernel = p.ab_dtype == DType::BF16 ? gemm_v2_kernel<DType::BF16> : gemm_v2_kernel<DType::F16>;
+  const auto kernel = p.ab_dtype == DType::BF16 ? gemm_v2_kernel<DType::BF16, NormalScheduler> : gemm_v2_kernel<DType::F16, NormalScheduler>;
   MOEKIT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
   kernel<<<static_cast<unsigned>(tile_count(p)), NUM_THREADS, SMEM_BYTES, stream>>>(p);
   MOEKIT_CUDA_CHECK_LAUNCH();

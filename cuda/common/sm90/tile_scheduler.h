@@ -14,6 +14,7 @@
 
 #include "../../../native/common/hd.h"
 #include "../../../native/common/math.h"
+#include "../tile_scheduler.h"
 
 namespace moekit {
 namespace sm90 {
@@ -54,6 +55,36 @@ class TileScheduler {
   int32_t num_m_blocks_;
   int32_t num_n_blocks_;
   int32_t group_n_;
+};
+
+// The scheduler a persistent kernel takes as its Scheduler type (fp8Gemm
+// v3) for the normal GEMM: TileScheduler's walk over C [m, n] with the
+// kernel's tile and band sizes, each tile placed in the operands as a
+// GemmTile. A grouped GEMM over MoE experts swaps in a scheduler with the
+// same three members whose tiles name other rows (../tile_scheduler.h says
+// which); the kernel stays. Block b of a grid of G takes tiles b, b + G, ...
+//   template <typename Params> MOEKIT_HD explicit Scheduler(const Params& p);
+//   MOEKIT_HD int64_t num_tiles() const;
+//   MOEKIT_HD GemmTile tile(int64_t index) const;   // 0 <= index < num_tiles()
+template <int BLOCK_M, int BLOCK_N, int GROUP_N>
+class NormalPersistentScheduler {
+ public:
+  template <typename Params>
+  MOEKIT_HD explicit NormalPersistentScheduler(const Params& p) : walk_(p.m, p.n, BLOCK_M, BLOCK_N, GROUP_N), m_(p.m), n_(p.n) {}
+
+  MOEKIT_HD int64_t num_tiles() const { return walk_.num_tiles(); }
+
+  MOEKIT_HD GemmTile tile(int64_t index) const {
+    const OutputTile t = walk_.tile(index);
+    const int64_t m0 = static_cast<int64_t>(t.m_block) * BLOCK_M;
+    const int64_t n0 = static_cast<int64_t>(t.n_block) * BLOCK_N;
+    return GemmTile{m0, m_, n0, n_, n0};
+  }
+
+ private:
+  TileScheduler walk_;
+  int64_t m_;
+  int64_t n_;
 };
 
 // Blocks of a persistent launch: one per multiprocessor, never more than

@@ -4,7 +4,9 @@
 // laid out after DeepGEMM's SM90 "1D2D" kernel:
 //
 //  - Persistent grid, one block per multiprocessor, walking the output tiles
-//    in the grouped order of sm90/tile_scheduler.h.
+//    its Scheduler type names (sm90/tile_scheduler.h: for the normal GEMM the
+//    banded order of TileScheduler; a grouped GEMM over MoE experts swaps in
+//    its own scheduler, not a copy of this kernel).
 //  - Warp-specialised: warpgroup 2 is the producer (setmaxnreg down to 40;
 //    its first thread issues TMA loads of the A and B tiles into 128B-
 //    swizzled shared memory), warpgroups 0 and 1 do the math (setmaxnreg up
@@ -86,7 +88,10 @@ __device__ __forceinline__ void store_pair(const Fp8GemmParams& p, bool pairs, i
 
 // ---- kernel ------------------------------------------------------------------
 
-template <typename Cfg>
+// Scheduler: which tiles a block walks and where they lie in A, B and C
+// (sm90/tile_scheduler.h); the launcher passes the normal GEMM's, a grouped
+// GEMM over MoE experts would pass its own.
+template <typename Cfg, typename Scheduler>
 __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
     fp8_gemm_v3_kernel(const Fp8GemmParams p, const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap b_map) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -114,7 +119,7 @@ __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
   }
   __syncthreads();
 
-  const TileScheduler tiles(p.m, p.n, Cfg::BLOCK_M, Cfg::BLOCK_N, Cfg::GROUP_N);
+  const Scheduler tiles(p);
   const int64_t num_tiles = tiles.num_tiles();
   const int num_k_blocks = static_cast<int>(p.scale_k);
   // Read through a shuffle so the compiler knows the role is warp-uniform.
@@ -129,16 +134,16 @@ __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
       int stage = 0;
       uint32_t phase = 0;
       for (int64_t t = blockIdx.x; t < num_tiles; t += gridDim.x) {
-        const OutputTile tile = tiles.tile(t);
-        const int32_t m0 = tile.m_block * Cfg::BLOCK_M;
-        const int32_t n0 = tile.n_block * Cfg::BLOCK_N;
+        const GemmTile tile = tiles.tile(t);
+        const int32_t a_row0 = static_cast<int32_t>(tile.a_row0);
+        const int32_t b_row0 = static_cast<int32_t>(tile.b_row0);
         for (int kb = 0; kb < num_k_blocks; ++kb) {
           // Parity phase ^ 1: the slot's previous use must have been released
           // (on the first lap this returns at once, see mbarrier.cuh).
           mbarrier_wait(empty_barrier(stage), phase ^ 1);
           mbarrier_arrive_expect_tx(full_barrier(stage), Cfg::STAGE_BYTES);
-          tma_load_2d(a_stage(stage), &a_map, full_barrier(stage), kb * Cfg::BLOCK_K, m0);
-          tma_load_2d(b_stage(stage), &b_map, full_barrier(stage), kb * Cfg::BLOCK_K, n0);
+          tma_load_2d(a_stage(stage), &a_map, full_barrier(stage), kb * Cfg::BLOCK_K, a_row0);
+          tma_load_2d(b_stage(stage), &b_map, full_barrier(stage), kb * Cfg::BLOCK_K, b_row0);
           if (++stage == Cfg::NUM_STAGES) {
             stage = 0;
             phase ^= 1;
@@ -167,19 +172,17 @@ __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
     int stage = 0;
     uint32_t phase = 0;
     for (int64_t t = blockIdx.x; t < num_tiles; t += gridDim.x) {
-      const OutputTile tile = tiles.tile(t);
-      const int64_t m0 = static_cast<int64_t>(tile.m_block) * Cfg::BLOCK_M;
-      const int64_t n0 = static_cast<int64_t>(tile.n_block) * Cfg::BLOCK_N;
-      const int64_t row0 = m0 + row_in_tile;
+      const GemmTile tile = tiles.tile(t);
+      const int64_t row0 = tile.a_row0 + row_in_tile;
       const int64_t row1 = row0 + 8;
-      const bool row0_in = row0 < p.m;
-      const bool row1_in = row1 < p.m;
+      const bool row0_in = row0 < tile.a_rows;
+      const bool row1_in = row1 < tile.a_rows;
 #pragma unroll
       for (int r = 0; r < R; ++r) acc[r] = 0.0f;
 
       for (int kb = 0; kb < num_k_blocks; ++kb) {
         // Issued before the stage wait so their latency hides behind it.
-        const float sb = __ldg(p.b_scales + fp8_gemm_v3_b_scale_index(n0, kb, p.scale_k));
+        const float sb = __ldg(p.b_scales + fp8_gemm_v3_b_scale_index(tile.b_row0, kb, p.scale_k));
         const float sa0 = row0_in ? __ldg(p.a_scales + fp8_gemm_v3_a_scale_index(row0, kb, p.scale_k)) : 0.0f;
         const float sa1 = row1_in ? __ldg(p.a_scales + fp8_gemm_v3_a_scale_index(row1, kb, p.scale_k)) : 0.0f;
 
@@ -218,7 +221,7 @@ __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
       for (int r = 0; r < R; r += 2) {
         const bool upper = accumulator_row_offset(r) == 0;
         if (upper ? !row0_in : !row1_in) continue;
-        store_pair(p, pairs, upper ? row0 : row1, n0 + col_in_tile + accumulator_col_offset(r), acc[r], acc[r + 1]);
+        store_pair(p, pairs, upper ? row0 : row1, tile.c_col0 + col_in_tile + accumulator_col_offset(r), acc[r], acc[r + 1]);
       }
     }
   }
@@ -235,9 +238,9 @@ template <typename Cfg>
 void launch_fp8_gemm_v3(const Fp8GemmParams& p, cudaStream_t stream) {
   const CUtensorMap a_map = sm90::encode_tensor_map(sm90::kmajor_fp8_tile_map_spec(p.m, p.k, Cfg::BLOCK_M, Cfg::BLOCK_K), p.a);
   const CUtensorMap b_map = sm90::encode_tensor_map(sm90::kmajor_fp8_tile_map_spec(p.n, p.k, Cfg::BLOCK_N, Cfg::BLOCK_K), p.b);
-  const sm90::TileScheduler tiles(p.m, p.n, Cfg::BLOCK_M, Cfg::BLOCK_N, Cfg::GROUP_N);
-  const int64_t grid = sm90::persistent_grid_size(tiles.num_tiles(), p.num_sms);
-  const auto kernel = fp8_gemm_v3_kernel<Cfg>;
+  using Scheduler = sm90::NormalPersistentScheduler<Cfg::BLOCK_M, Cfg::BLOCK_N, Cfg::GROUP_N>;
+  const int64_t grid = sm90::persistent_grid_size(Scheduler(p).num_tiles(), p.num_sms);
+  const auto kernel = fp8_gemm_v3_kernel<Cfg, Scheduler>;
   MOEKIT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg::SMEM_BYTES)));
   kernel<<<static_cast<unsigned>(grid), Cfg::NUM_THREADS, Cfg::SMEM_BYTES, stream>>>(p, a_map, b_map);
   MOEKIT_CUDA_CHECK_LAUNCH();
