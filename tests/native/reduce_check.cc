@@ -27,6 +27,7 @@
 #include <tuple>
 #include <vector>
 
+#include "check_options.h"
 #include "../../cuda/common/reduce_ops.h"
 #include "../../cuda/common/warp.h"
 
@@ -246,14 +247,9 @@ void check_top_k(std::mt19937_64& rng, int trials) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  // --seed, else the vitest run's MOEKIT_TEST_SEED (tests/helpers/rng.ts), else a fixed one.
-  const char* seed_text = std::getenv("MOEKIT_TEST_SEED");
-  g_seed = seed_text && *seed_text ? std::strtoull(seed_text, nullptr, 10) : 0x5eedu;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
-    if (std::strcmp(argv[i], "--seed") == 0 && i + 1 < argc) g_seed = std::strtoull(argv[++i], nullptr, 10);
-  }
+  const CheckOptions options = check_options(argc, argv, 0x5eedu);
+  const bool quick = options.quick;
+  g_seed = options.seed;
   std::mt19937_64 rng(g_seed);
   const int trials = quick ? 40 : 400;
 

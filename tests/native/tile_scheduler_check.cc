@@ -23,6 +23,7 @@
 #include <random>
 #include <vector>
 
+#include "check_options.h"
 #include "../../native/common/math.h"
 #include "../../native/ops/gemm/fp8_gemm.h"
 #include "../../native/ops/gemm/gemm.h"
@@ -147,14 +148,9 @@ void check_shape(int64_t m, int64_t n, const std::vector<int>& sms) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  // --seed, else the vitest run's MOEKIT_TEST_SEED (tests/helpers/rng.ts), else a fixed one.
-  const char* seed_text = std::getenv("MOEKIT_TEST_SEED");
-  g_seed = seed_text && *seed_text ? std::strtoull(seed_text, nullptr, 10) : 0x5eed5c4du;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
-    if (std::strcmp(argv[i], "--seed") == 0 && i + 1 < argc) g_seed = std::strtoull(argv[++i], nullptr, 10);
-  }
+  const CheckOptions options = check_options(argc, argv, 0x5eed5c4du);
+  const bool quick = options.quick;
+  g_seed = options.seed;
   const std::vector<int> sms = {1, 3, 78, 132, 1000};
   std::vector<int64_t> ms = {0, 1, 31, 63, 64, 65, 127, 128, 129, 1000, 1025, 4097};
   std::vector<int64_t> ns = {0, 1, 31, 32, 33, 127, 128, 129, 2112, 7168};
