@@ -1,4 +1,4 @@
-// quantize / dequantize on CUDA. See quantize.h for the math and layouts.
+// quantize on CUDA. See native/ops/fp8/quantize.h for the math and layouts.
 //   v1: ROW_128: a warp per 1x128 block (coalesced 32-element steps, shuffle amax);
 //       TILE_128: a block per 128x128 tile (block-wide amax, then a second pass over the
 //       tile, which is L1/L2 resident); TENSOR: amax kernel + encode kernel. Any sm >= 80.
@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "../common/check.h"
+#include "../common/grid.h"
 #include "../common/reduce.cuh"
 #include "../../native/common/float_convert.h"
 #include "../../native/common/math.h"
@@ -21,7 +22,6 @@ namespace {
 constexpr int ROW_WARPS_PER_BLOCK = 8;
 constexpr int TILE_THREADS = 256;
 constexpr int TENSOR_THREADS = 256;
-constexpr int64_t MAX_GRID_BLOCKS = 65535 * 16;
 constexpr int ELEMS_PER_LANE = FP8_SCALE_BLOCK / WARP_SIZE;  // 4 coalesced steps of 32
 
 static_assert(FP8_SCALE_BLOCK % WARP_SIZE == 0, "a 1x128 block must split evenly over a warp");
@@ -115,26 +115,6 @@ __global__ void tensor_encode_v1_kernel(const QuantizeParams p, int64_t total) {
   }
 }
 
-__global__ void dequantize_v1_kernel(const DequantizeParams p, int64_t total) {
-  const int64_t kblocks = ceil_div(p.cols, FP8_SCALE_BLOCK);
-  const int64_t rblocks = ceil_div(p.rows, FP8_SCALE_BLOCK);
-  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride) {
-    const int64_t col = i % p.cols;
-    const int64_t row = (i / p.cols) % p.rows;
-    const int64_t b = i / (p.cols * p.rows);
-    float scale = p.scales[0];
-    if (p.block == QuantBlock::ROW_128) scale = p.scales[(b * p.rows + row) * kblocks + col / FP8_SCALE_BLOCK];
-    if (p.block == QuantBlock::TILE_128) scale = p.scales[(b * rblocks + row / FP8_SCALE_BLOCK) * kblocks + col / FP8_SCALE_BLOCK];
-    const float q = p.format == DType::E4M3 ? decode_narrow<Narrow::E4M3>(p.values[i]) : decode_narrow<Narrow::E5M2>(p.values[i]);
-    store_from_double(p.out, p.out_dtype, i, q * scale);
-  }
-}
-
-unsigned grid_for(int64_t work_items, int64_t per_block) {
-  return static_cast<unsigned>(std::max<int64_t>(1, std::min(ceil_div(work_items, per_block), MAX_GRID_BLOCKS)));
-}
-
 }  // namespace
 
 void quantize_v1(const QuantizeParams& p, cudaStream_t stream) {
@@ -151,7 +131,7 @@ void quantize_v1(const QuantizeParams& p, cudaStream_t stream) {
   switch (p.block) {
     case QuantBlock::ROW_128: {
       const int64_t blocks = p.batch * p.rows * ceil_div(p.cols, FP8_SCALE_BLOCK);
-      quantize_row128_v1_kernel<<<grid_for(blocks, ROW_WARPS_PER_BLOCK), ROW_WARPS_PER_BLOCK * WARP_SIZE, 0, stream>>>(p);
+      quantize_row128_v1_kernel<<<grid_stride_blocks(blocks, ROW_WARPS_PER_BLOCK), ROW_WARPS_PER_BLOCK * WARP_SIZE, 0, stream>>>(p);
       MOEKIT_CUDA_CHECK_LAUNCH();
       break;
     }
@@ -164,20 +144,13 @@ void quantize_v1(const QuantizeParams& p, cudaStream_t stream) {
     }
     case QuantBlock::TENSOR: {
       MOEKIT_CUDA_CHECK(cudaMemsetAsync(p.amax_scratch, 0, sizeof(float), stream));
-      tensor_amax_v1_kernel<<<grid_for(total, TENSOR_THREADS * 8), TENSOR_THREADS, 0, stream>>>(p, total);
+      tensor_amax_v1_kernel<<<grid_stride_blocks(total, TENSOR_THREADS * 8), TENSOR_THREADS, 0, stream>>>(p, total);
       MOEKIT_CUDA_CHECK_LAUNCH();
-      tensor_encode_v1_kernel<<<grid_for(total, TENSOR_THREADS * 4), TENSOR_THREADS, 0, stream>>>(p, total);
+      tensor_encode_v1_kernel<<<grid_stride_blocks(total, TENSOR_THREADS * 4), TENSOR_THREADS, 0, stream>>>(p, total);
       MOEKIT_CUDA_CHECK_LAUNCH();
       break;
     }
   }
-}
-
-void dequantize_v1(const DequantizeParams& p, cudaStream_t stream) {
-  const int64_t total = p.batch * p.rows * p.cols;
-  if (total == 0) return;
-  dequantize_v1_kernel<<<grid_for(total, TENSOR_THREADS * 4), TENSOR_THREADS, 0, stream>>>(p, total);
-  MOEKIT_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace moekit

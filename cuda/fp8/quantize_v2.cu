@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "../common/check.h"
+#include "../common/grid.h"
 #include "../common/reduce.cuh"
 #include "../../native/common/math.h"
 #include "../../native/ops/fp8/quantize.h"
@@ -29,7 +30,6 @@ constexpr int VECTOR_BYTES = 16;
 constexpr int ROW_THREADS = 256;
 constexpr int ROW_UNROLL = 4;
 constexpr int TILE_THREADS = 256;
-constexpr int64_t MAX_GRID_BLOCKS = 65535 * 16;
 
 template <typename T>
 struct Vec {
@@ -185,16 +185,13 @@ __global__ void __launch_bounds__(TILE_THREADS, 2) quantize_tile128_v2_kernel(co
   }
 }
 
-unsigned grid_for(int64_t work_items, int64_t per_block) {
-  return static_cast<unsigned>(std::max<int64_t>(1, std::min(ceil_div(work_items, per_block), MAX_GRID_BLOCKS)));
-}
 
 template <typename T>
 void launch_v2(const QuantizeParams& p, cudaStream_t stream) {
   if (p.block == QuantBlock::ROW_128) {
     constexpr int64_t blocks_per_cta = (ROW_THREADS / WARP_SIZE) * ROW_UNROLL * (WARP_SIZE / (FP8_SCALE_BLOCK / Vec<T>::ELEMS));
     const int64_t blocks = p.batch * p.rows * ceil_div(p.cols, FP8_SCALE_BLOCK);
-    quantize_row128_v2_kernel<T><<<grid_for(blocks, blocks_per_cta), ROW_THREADS, 0, stream>>>(p);
+    quantize_row128_v2_kernel<T><<<grid_stride_blocks(blocks, blocks_per_cta), ROW_THREADS, 0, stream>>>(p);
   } else {
     const int64_t tiles = p.batch * ceil_div(p.rows, FP8_SCALE_BLOCK) * ceil_div(p.cols, FP8_SCALE_BLOCK);
     quantize_tile128_v2_kernel<T><<<static_cast<unsigned>(tiles), TILE_THREADS, 0, stream>>>(p);

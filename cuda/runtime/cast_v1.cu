@@ -2,9 +2,8 @@
 //   v1: grid-stride loop over elements through the shared double path; any sm.
 #include <cuda_runtime.h>
 
-#include <algorithm>
-
 #include "../common/check.h"
+#include "../common/grid.h"
 #include "../../native/common/float_convert.h"
 #include "../../native/common/math.h"
 #include "../../native/ops/runtime/cast.h"
@@ -14,7 +13,6 @@ namespace moekit {
 namespace {
 
 constexpr int CAST_THREADS = 256;
-constexpr int64_t CAST_MAX_BLOCKS = 65536;
 
 __global__ void cast_v1_kernel(const CastParams p) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -27,8 +25,7 @@ __global__ void cast_v1_kernel(const CastParams p) {
 
 void cast_v1(const CastParams& p, cudaStream_t stream) {
   if (p.n == 0) return;
-  const int64_t blocks = std::min<int64_t>(ceil_div<int64_t>(p.n, CAST_THREADS), CAST_MAX_BLOCKS);
-  cast_v1_kernel<<<static_cast<unsigned>(blocks), CAST_THREADS, 0, stream>>>(p);
+  cast_v1_kernel<<<grid_stride_blocks(p.n, CAST_THREADS), CAST_THREADS, 0, stream>>>(p);
   MOEKIT_CUDA_CHECK_LAUNCH();
 }
 

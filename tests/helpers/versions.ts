@@ -77,7 +77,7 @@ const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } =
     },
   },
   dequantize: {
-    // cuda/fp8/quantize_v1.cu (dequantize_v1): a thread per element, any shape
+    // cuda/fp8/dequantize_v1.cu: a thread per element, any shape
     v1: { limits: () => undefined },
   },
   cast: {

@@ -19,7 +19,7 @@
 //   v2: 16-byte vector loads, elements kept in registers (one read, one write);
 //       rows of 16-byte multiples
 //
-//   kernels:  cuda/fp8/quantize_v1.cu (v1), cuda/fp8/quantize_v2.cu
+//   kernels:  cuda/fp8/quantize_v1.cu (v1), cuda/fp8/quantize_v2.cu; dequantize: cuda/fp8/dequantize_v1.cu
 //   CPU twin: native/cpu/fp8/quantize.cc
 //   tests:    tests/fp8/quantize.test.ts
 //   bench:    bench/fp8/quantize.bench.ts
