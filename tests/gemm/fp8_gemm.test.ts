@@ -83,8 +83,14 @@ function inputs(c: Case): Inputs {
  * e5m2 keeps one mantissa bit less, which about quadruples the metric (it
  * grows with the square of the relative error).
  */
+// DeepGEMM's bounds hold for the large outputs it tests. The metric is a
+// ratio of sums over the M·N outputs, so on a small output it varies by about
+// sqrt(2 / (M·N)) of itself from seed to seed (1 in 8 seeds passed 1e-3 at
+// M = 1, N = 130); the bound widens by four of those. A wrong scale row still
+// fails by orders of magnitude.
 function unquantizedBound(c: Case): number {
-  return c.aFormat === 'e4m3' && c.bFormat === 'e4m3' ? 1e-3 : c.aFormat === c.bFormat ? 8e-3 : 4e-3;
+  const base = c.aFormat === 'e4m3' && c.bFormat === 'e4m3' ? 1e-3 : c.aFormat === c.bFormat ? 8e-3 : 4e-3;
+  return base * (1 + 4 * Math.sqrt(2 / Math.max(1, c.m * c.n)));
 }
 
 interface Prepared {
