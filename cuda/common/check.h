@@ -26,7 +26,11 @@ inline bool cuda_error_is_sticky(cudaError_t err) {
     case cudaErrorLaunchFailure:
     case cudaErrorAssert:
     case cudaErrorECCUncorrectable:
-    case cudaErrorContextIsDestroyed:
+    case cudaErrorContained:            // invalid peer access over NVLink: "inconsistent state"
+    case cudaErrorTensorMemoryLeak:
+    case cudaErrorMpsClientTerminated:  // "must be terminated and relaunched"
+    case cudaErrorExternalDevice:
+    case cudaErrorContextIsDestroyed:   // another library reset the device: unusable all the same
       return true;
     default:
       return false;

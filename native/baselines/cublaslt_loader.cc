@@ -1,5 +1,7 @@
 #include "cublaslt_loader.h"
 
+#include "../device/registry.h"
+
 #include <dlfcn.h>
 #include <link.h>
 
@@ -92,6 +94,7 @@ bool try_load(const std::string& name, CublasLtLibrary& out, cublaslt::Api& api,
   }
   api = candidate;
   out.api = &api;
+  register_exit_handler_again();  // after the library's own runtime registered its exit handler
   out.path = loaded_path(library, name);
   out.version = api.get_version();
   out.reason.clear();

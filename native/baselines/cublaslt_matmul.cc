@@ -1,5 +1,7 @@
 #include "cublaslt_matmul.h"
 
+#include "../device/registry.h"
+
 #include <cstdint>
 #include <mutex>
 #include <tuple>
@@ -105,7 +107,12 @@ std::string CublasLtContext::describe(const LtMatmulProblem& p) const {
 }
 
 void CublasLtContext::matmul(const LtMatmulProblem& p, void* stream) {
-  if (!handle_) MOEKIT_CUBLASLT_CHECK(api_.create(&handle_));
+  if (!handle_) {
+    MOEKIT_CUBLASLT_CHECK(api_.create(&handle_));
+    // cuBLASLt brings its own CUDA runtime, whose exit handler is now
+    // registered: the queues must still be stopped before it runs.
+    register_exit_handler_again();
+  }
 
   Descriptors d(api_);
   MOEKIT_CUBLASLT_CHECK(api_.matmul_desc_create(&d.desc, cublaslt::COMPUTE_32F, cublaslt::R_32F));

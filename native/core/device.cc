@@ -1,5 +1,6 @@
 #include "device.h"
 
+#include <algorithm>
 #include <cstring>
 #include <system_error>
 #include <utility>
@@ -92,22 +93,27 @@ std::optional<Error> Device::lost() const {
 }
 
 void Device::lose(const Error& e, const char* op, const std::vector<StoragePtr>& outputs) {
-  std::string ops;
-  size_t count = 0;
+  // The ops that may have faulted: those in flight, plus `op` when it is not
+  // the last of them. Names listed once each, in order.
+  std::vector<std::string> names;
+  size_t count = in_flight_dropped_;
   auto add = [&](const char* name) {
     if (name == nullptr) return;
-    if (ops.find(name) == std::string::npos) ops += std::string(ops.empty() ? "" : ", ") + name;
     ++count;
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.emplace_back(name);
   };
   for (const auto& f : in_flight_) add(f.op);
-  if (op && (in_flight_.empty() || in_flight_.back().op != op)) add(op);
+  add(op);
+  std::string ops;
+  for (const auto& n : names) ops += (ops.empty() ? "" : ", ") + n;
   std::string blame;
   if (count == 0) {
     blame = "a fatal fault";
   } else if (count == 1) {
     blame = "a fatal fault in " + ops;
   } else {
-    blame = "a fatal fault in one of the " + std::to_string(count) + " ops in flight (" + ops + "; the GPU reports faults late, so which one is not known)";
+    blame = "a fatal fault in one of the " + std::to_string(count) + " ops in flight (" + ops +
+            "; the GPU reports faults late, so which one is not known)";
   }
   const Error lost(ErrorCode::DeviceLost, id_ + ": " + blame + ": " + e.what() + ". The device is lost: every later op on " + id_ +
                                               " fails; restart the process to use it again");
@@ -117,10 +123,16 @@ void Device::lose(const Error& e, const char* op, const std::vector<StoragePtr>&
     }
   }
   in_flight_.clear();
+  in_flight_dropped_ = 0;
   for (const auto& out : outputs) out->fail(lost);
   std::lock_guard<std::mutex> lock(error_mutex_);
   if (!lost_) lost_ = lost;
   if (!error_) error_ = lost;
+}
+
+void Device::note_idle() {
+  in_flight_.clear();
+  in_flight_dropped_ = 0;
 }
 
 void Device::note_failure(const Error& e) {
@@ -156,6 +168,7 @@ void Device::enqueue(const char* op, TaskIO io, Task task) {
   queue_->push([this, op, env = current_env(), io = std::move(io), task = std::move(task)]() {
     ExecContext ctx{*this, queue_stream_};
     const std::string prefix = id_ + ": " + op + " failed: ";
+    bool in_span = false;  // whether this op is in in_flight_ yet
     try {
       if (io.await) io.await();
       std::optional<Error> failed_input;
@@ -179,19 +192,27 @@ void Device::enqueue(const char* op, TaskIO io, Task task) {
           std::lock_guard<std::mutex> lock(error_mutex_);
           if (thread_error_) throw *thread_error_;
         }
-        task(ctx);
+        // What may still run on the device before this op: nothing, when it
+        // is idle now. Looked at before the launch, since the op's own work
+        // keeps the device busy right after it.
+        if (!work_outstanding(ctx)) in_flight_.clear();
         InFlight f{op, {}};
         for (const auto& out : io.outputs) f.outputs.push_back(out);
         for (const auto& out : io.in_place) f.outputs.push_back(out);
+        if (in_flight_.size() >= MAX_IN_FLIGHT) {
+          in_flight_.pop_front();
+          ++in_flight_dropped_;
+        }
         in_flight_.push_back(std::move(f));
-        if (!work_outstanding(ctx)) in_flight_.clear();
+        in_span = true;
+        task(ctx);
       }
     } catch (...) {
       const Error e = current_error(prefix);
       if (e.code() == ErrorCode::DeviceLost) {
         std::vector<StoragePtr> written = io.outputs;
         written.insert(written.end(), io.in_place.begin(), io.in_place.end());
-        lose(e, op, written);
+        lose(e, in_span ? nullptr : op, written);
       } else {
         fail_written(io, e);
         record_error(e);
@@ -237,8 +258,10 @@ QueueStats Device::queue_stats() {
   return s;
 }
 
+void Device::begin_stop() { stopping_.store(true); }
+
 void Device::stop() {
-  stopping_.store(true);
+  begin_stop();
   if (queue_) queue_->drain();
 }
 

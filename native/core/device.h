@@ -176,6 +176,10 @@ class Device {
   // own errors (reads): loses the device. Other errors are ignored.
   void note_failure(const Error& e);
 
+  // Called by queued work after it waited for the device to finish
+  // everything issued (synchronize): no op is in flight any more.
+  void note_idle();
+
   // Why the device is lost, when it is.
   std::optional<Error> lost() const;
 
@@ -187,6 +191,9 @@ class Device {
   // Skips every op still queued and waits until each queue is idle: at
   // process exit, so no queue thread calls the CUDA runtime while it is
   // torn down. Work that produces no data (latches, reads) still runs.
+  // begin_stop() only marks the queue, so that every device can be marked
+  // before any is drained.
+  void begin_stop();
   void stop();
 
   // Queue-side primitives (called from tasks).
@@ -251,6 +258,9 @@ class Device {
     std::vector<std::weak_ptr<Storage>> outputs;
   };
   std::deque<InFlight> in_flight_;
+  // The span is kept to its last MAX_IN_FLIGHT ops; older ones are counted.
+  static constexpr size_t MAX_IN_FLIGHT = 256;
+  size_t in_flight_dropped_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> skipped_{0};
   std::atomic<uint64_t> live_bytes_{0};

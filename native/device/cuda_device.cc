@@ -172,13 +172,15 @@ class PinnedReleaser {
   bool started_ = false;
 };
 
-// The pool keeps freed memory up to this much for reuse and returns the
-// rest to the driver at each synchronization, so memory outside the pool
-// (lazily loaded kernels, cuBLASLt, other processes) can still be had.
-// A quarter of the GPU by default; MOEKIT_GPU_POOL_KEEP overrides it.
+// The pool's release threshold counts everything it reserves, live
+// allocations included: at each synchronization it gives back what it holds
+// unused beyond that. At 7/8 of the GPU, freed memory stays cached for reuse
+// (weights alone may take most of the GPU), while an eighth is left for
+// memory outside the pool: lazily loaded kernels, cuBLASLt's workspace,
+// other processes. MOEKIT_GPU_POOL_KEEP sets it in bytes.
 uint64_t pool_release_threshold(uint64_t total_memory) {
   const uint64_t keep = parse_byte_size(std::getenv("MOEKIT_GPU_POOL_KEEP"), "MOEKIT_GPU_POOL_KEEP");
-  return keep ? keep : total_memory / 4;
+  return keep ? keep : total_memory - total_memory / 8;
 }
 
 class CudaDevice final : public Device {
@@ -199,6 +201,15 @@ class CudaDevice final : public Device {
       // allocation would otherwise fail (release_cached).
       uint64_t threshold = pool_release_threshold(info.total_memory);
       MOEKIT_CUDA_CHECK(cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &threshold));
+      queue_stream_ = stream_;
+      const int ordinal = info.ordinal;
+      start_queue([this, ordinal] {
+        const cudaError_t err = cudaSetDevice(ordinal);
+        if (err != cudaSuccess) {
+          set_thread_error(Error(ErrorCode::Cuda, std::string("CUDA error ") + cudaGetErrorName(err) + ": " + cudaGetErrorString(err) +
+                                                      " (selecting the GPU on its queue thread)"));
+        }
+      });
     } catch (...) {
       // A failed start must not leak what it made (a later call may retry).
       if (pool_) (void)cudaMemPoolDestroy(pool_);
@@ -206,15 +217,6 @@ class CudaDevice final : public Device {
       (void)cudaGetLastError();
       throw;
     }
-    queue_stream_ = stream_;
-    const int ordinal = info.ordinal;
-    start_queue([this, ordinal] {
-      const cudaError_t err = cudaSetDevice(ordinal);
-      if (err != cudaSuccess) {
-        set_thread_error(Error(ErrorCode::Cuda, std::string("CUDA error ") + cudaGetErrorName(err) + ": " + cudaGetErrorString(err) +
-                                                    " (selecting the GPU on its queue thread)"));
-      }
-    });
   }
 
   DeviceInfo info() const override { return info_; }
@@ -283,6 +285,9 @@ class CudaDevice final : public Device {
   // the call only.
   void* raw_allocate(size_t bytes, bool) override {
     const DeviceScope scope(info_.ordinal);
+    // Without the device current, the pool call would run in whatever
+    // context the thread has, or open one on cuda:0.
+    if (!scope.ok()) throw Error(ErrorCode::Cuda, id() + ": could not make the GPU current to allocate on it");
     void* p = nullptr;
     const cudaError_t err = cudaMallocFromPoolAsync(&p, bytes, pool_, stream_);
     if (err == cudaErrorMemoryAllocation) {
@@ -370,6 +375,7 @@ struct PeerCopyEvents {
 }  // namespace
 
 bool enqueue_peer_copy(const StoragePtr& src, const StoragePtr& dst, size_t bytes) {
+  if (bytes == 0) return false;  // nothing to copy: the plain path handles it
   auto& a = static_cast<CudaDevice&>(src->device());
   auto& b = static_cast<CudaDevice&>(dst->device());
   if (!a.grant_peer(b)) return false;
@@ -394,9 +400,12 @@ bool enqueue_peer_copy(const StoragePtr& src, const StoragePtr& dst, size_t byte
             [events, src, dst, bytes, src_ordinal = a.ordinal(), dst_ordinal = b.ordinal()](ExecContext& ctx) {
               if (!events->dst_ready) throw Error(ErrorCode::Cuda, "the destination GPU could not mark its buffer ready");
               const auto stream = static_cast<cudaStream_t>(ctx.stream);
+              // The event first: if it could not be made after the copy was
+              // issued, the destination could free and reuse its buffer
+              // while the copy still writes it.
+              MOEKIT_CUDA_CHECK(cudaEventCreateWithFlags(&events->copied, cudaEventDisableTiming));
               MOEKIT_CUDA_CHECK(cudaStreamWaitEvent(stream, events->dst_ready, 0));
               MOEKIT_CUDA_CHECK(cudaMemcpyPeerAsync(dst->data(), dst_ordinal, src->data(), src_ordinal, bytes, stream));
-              MOEKIT_CUDA_CHECK(cudaEventCreateWithFlags(&events->copied, cudaEventDisableTiming));
               MOEKIT_CUDA_CHECK(cudaEventRecord(events->copied, stream));
             });
   // 3. The destination queue's later work waits for the copy on the GPU.

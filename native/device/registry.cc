@@ -1,5 +1,6 @@
 #include "registry.h"
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -22,24 +23,39 @@ std::vector<std::unique_ptr<Device>>& created_gpus() {
   return *created;
 }
 
+// The CPU device once it exists (the exit handler must not create it).
+std::atomic<Device*> cpu_made{nullptr};
+
 // At exit, before the statically linked CUDA runtime tears itself down:
 // ops still queued are skipped and each queue finishes what it is running,
-// so no queue thread calls into CUDA during the teardown. Registered after
-// the first CUDA call (the probe), so it runs before the runtime's own
-// exit handler (exit handlers run in reverse order of registration).
+// so no queue thread calls into CUDA during the teardown. Exit handlers run
+// in reverse order of registration: registering after the first CUDA call
+// (the probe) puts it ahead of the runtime's own. Every queue is marked
+// first and drained after, so no queue runs its backlog in full while
+// another is drained. It runs once, and nothing may escape it.
 void stop_queues_at_exit() {
-  uint64_t skipped = 0;
-  std::vector<Device*> all{&cpu_device()};
-  {
-    std::lock_guard<std::mutex> lock(devices_mutex());
-    for (auto& d : created_gpus()) all.push_back(d.get());
-  }
-  for (Device* d : all) d->stop();
-  for (Device* d : all) skipped += d->queue_stats().skipped;
-  if (const char* debug = std::getenv("MOEKIT_DEBUG_EXIT"); debug && *debug == '1') {
-    std::fprintf(stderr, "moekit: queues stopped at exit; %llu queued ops were skipped in all\n", static_cast<unsigned long long>(skipped));
+  static std::atomic<bool> done{false};
+  if (done.exchange(true)) return;
+  try {
+    uint64_t skipped = 0;
+    std::vector<Device*> all;
+    if (Device* cpu = cpu_made.load()) all.push_back(cpu);
+    {
+      std::lock_guard<std::mutex> lock(devices_mutex());
+      for (auto& d : created_gpus()) all.push_back(d.get());
+    }
+    for (Device* d : all) d->begin_stop();
+    for (Device* d : all) d->stop();
+    for (Device* d : all) skipped += d->queue_stats().skipped;
+    if (const char* debug = std::getenv("MOEKIT_DEBUG_EXIT"); debug && *debug == '1') {
+      std::fprintf(stderr, "moekit: queues stopped at exit; %llu queued ops were skipped in all\n", static_cast<unsigned long long>(skipped));
+    }
+  } catch (...) {
+    // Exiting anyway.
   }
 }
+
+}  // namespace
 
 void register_exit_handler() {
   static const bool registered = [] {
@@ -49,11 +65,12 @@ void register_exit_handler() {
   (void)registered;
 }
 
-}  // namespace
+void register_exit_handler_again() { (void)std::atexit(stop_queues_at_exit); }
 
 Device& cpu_device() {
   static CpuDevice* cpu = [] {
     auto* d = new CpuDevice(read_host_memory());
+    cpu_made.store(d);
     register_exit_handler();
     return d;
   }();

@@ -23,4 +23,11 @@ std::vector<DeviceInfo> device_infos();
 // the devices there are when `id` is not one of them.
 Device& get_device(const std::string& id);
 
+// The exit handler that stops the device queues (registry.cc). It must run
+// before any CUDA runtime's own exit handler: a library that brings its own
+// runtime (cuBLASLt, loaded later) calls register_exit_handler_again()
+// after loading, which puts the handler ahead of that one too (it runs once).
+void register_exit_handler();
+void register_exit_handler_again();
+
 }  // namespace moekit

@@ -15,7 +15,8 @@ namespace moekit {
 // a version passed the CUDA tests on a real GPU; change it only after such
 // a run. A version never run on a GPU has "" and is reachable only by name.
 const std::vector<KernelVersion<QuantizeParams>>& quantize_versions() {
-  static const std::vector<KernelVersion<QuantizeParams>> versions = {
+  // Never destroyed: queue threads may still launch from it during exit.
+  static const auto& versions = *new std::vector<KernelVersion<QuantizeParams>>{
 #ifdef MOEKIT_WITH_CUDA
       {"v1", "warp per 1x128 block, block per 128x128 tile", 80, 0, "", "", always_supported<QuantizeParams>, quantize_v1},
       {"v2", "16-byte vector loads, tile held in registers", 80, 0, "", "", quantize_v2_unsupported, quantize_v2},
@@ -25,7 +26,8 @@ const std::vector<KernelVersion<QuantizeParams>>& quantize_versions() {
 }
 
 const std::vector<KernelVersion<DequantizeParams>>& dequantize_versions() {
-  static const std::vector<KernelVersion<DequantizeParams>> versions = {
+  // Never destroyed: queue threads may still launch from it during exit.
+  static const auto& versions = *new std::vector<KernelVersion<DequantizeParams>>{
 #ifdef MOEKIT_WITH_CUDA
       {"v1", "a thread per element", 80, 0, "", "", always_supported<DequantizeParams>, dequantize_v1},
 #endif

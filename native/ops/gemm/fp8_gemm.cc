@@ -14,7 +14,8 @@ namespace moekit {
 // The CUDA versions, v1 first (see gemm.cc for `verified_on`). v3 needs
 // sm_90a machine code: a build without it would run a trap stub.
 const std::vector<KernelVersion<Fp8GemmParams>>& fp8_gemm_versions() {
-  static const std::vector<KernelVersion<Fp8GemmParams>> versions = {
+  // Never destroyed: queue threads may still launch from it during exit.
+  static const auto& versions = *new std::vector<KernelVersion<Fp8GemmParams>>{
 #ifdef MOEKIT_WITH_CUDA
       {"v1", "tiled SIMT, FP8 decoded in shared memory, promotion every 128", 80, 0, "", "", fp8_gemm_v1_unsupported, fp8_gemm_v1},
       {"v2", "mma.sync FP8 m16n8k32 (sm_89+; bf16 m16n8k16 on sm_80), 3-stage cp.async pipeline, promotion every 128", 80, 0, "", "",

@@ -14,7 +14,8 @@ namespace moekit {
 // a version passed the CUDA tests on a real GPU; change it only after such
 // a run. A version never run on a GPU has "" and is reachable only by name.
 const std::vector<KernelVersion<GemmParams>>& gemm_versions() {
-  static const std::vector<KernelVersion<GemmParams>> versions = {
+  // Never destroyed: queue threads may still launch from it during exit.
+  static const auto& versions = *new std::vector<KernelVersion<GemmParams>>{
 #ifdef MOEKIT_WITH_CUDA
       {"v1", "tiled SIMT FMA, any dtype", 80, 0, "", "", gemm_v1_unsupported, gemm_v1},
       {"v2", "mma.sync bf16/f16 tensor cores, ldmatrix from swizzled shared memory, 4-stage cp.async pipeline", 80, 0, "", "",

@@ -12,7 +12,8 @@ namespace moekit {
 
 // The CUDA versions (see native/ops/gemm/gemm.cc for `verified_on`).
 const std::vector<KernelVersion<CastParams>>& cast_versions() {
-  static const std::vector<KernelVersion<CastParams>> versions = {
+  // Never destroyed: queue threads may still launch from it during exit.
+  static const auto& versions = *new std::vector<KernelVersion<CastParams>>{
 #ifdef MOEKIT_WITH_CUDA
       {"v1", "a thread per element", 80, 0, "", "", always_supported<CastParams>, cast_v1},
 #endif

@@ -70,6 +70,7 @@ Napi::Value synchronize(const Napi::CallbackInfo& info) {
   device.enqueue([pending](ExecContext& ctx) {
     try {
       ctx.device.finish(ctx);
+      ctx.device.note_idle();
       if (auto error = ctx.device.take_error()) {
         pending->reject(*error);
       } else if (auto lost = ctx.device.lost()) {
