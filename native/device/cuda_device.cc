@@ -109,8 +109,11 @@ struct EventMarker final : Marker {
 };
 
 // The GPU whose context owns pinned host memory (portable, so every GPU
-// can use it): the first usable one.
+// can use it): the first one the process uses, else the first usable one,
+// so that a process working on cuda:3 alone opens no context on cuda:0.
 int pinned_owner() {
+  const int in_use = first_gpu_in_use();
+  if (in_use >= 0) return in_use;
   const CudaProbe& probe = cuda_probe();
   return probe.devices.empty() ? 0 : probe.devices.front().ordinal;
 }

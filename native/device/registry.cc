@@ -65,6 +65,11 @@ void register_exit_handler() {
   (void)registered;
 }
 
+int first_gpu_in_use() {
+  std::lock_guard<std::mutex> lock(devices_mutex());
+  return created_gpus().empty() ? -1 : created_gpus().front()->ordinal();
+}
+
 void register_exit_handler_again() { (void)std::atexit(stop_queues_at_exit); }
 
 Device& cpu_device() {

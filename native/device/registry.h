@@ -23,6 +23,9 @@ std::vector<DeviceInfo> device_infos();
 // the devices there are when `id` is not one of them.
 Device& get_device(const std::string& id);
 
+// The ordinal of the first GPU this process has used (created), or -1.
+int first_gpu_in_use();
+
 // The exit handler that stops the device queues (registry.cc). It must run
 // before any CUDA runtime's own exit handler: a library that brings its own
 // runtime (cuBLASLt, loaded later) calls register_exit_handler_again()
