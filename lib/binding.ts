@@ -140,6 +140,8 @@ export interface NativeBinding {
   injectFailure(device: string, shape: number[], fatal?: boolean): NativeTensor;
   /** Test hook: sets every byte of `tensor` in place (or fails to), after reading `input` when given. */
   writeInPlace(tensor: NativeTensor, byte: number, fail: boolean, input?: NativeTensor): void;
+  /** Test hook: the device's queue waits until the returned function is called (60 s at most). */
+  holdQueue(device: string): () => void;
   /** Test hook: the device queue's counters. */
   queueStats(device: string): NativeQueueStats;
   marker(device: string): NativeMarker;

@@ -85,7 +85,7 @@ function inputs(c: Case): Inputs {
  */
 // DeepGEMM's bounds hold for the large outputs it tests. The metric is a
 // ratio of sums over the M·N outputs, so on a small output it varies by about
-// sqrt(2 / (M·N)) of itself from seed to seed (1 in 8 seeds passed 1e-3 at
+// sqrt(2 / (M·N)) of itself from seed to seed (1 seed in 8 exceeded 1e-3 at
 // M = 1, N = 130); the bound widens by four of those. A wrong scale row still
 // fails by orders of magnitude.
 function unquantizedBound(c: Case): number {
@@ -167,9 +167,10 @@ describe('fp8Gemm on the CPU', () => {
     using wq = quantize(wt, { block: [128, 128] });
     using y = fp8Gemm(xq, wq, { outDtype: 'f32' });
     const diff = fp8GemmDiff(await y.toArray(), gemmReference(x, w, n, k, [0, 1, 2, 3]));
-    // Twelve outputs make the metric noisy around 1e-3; one scale for both
-    // blocks would be off by order 1.
-    expect(diff).toBeLessThan(5e-3);
+    // Twelve outputs make the metric noisy: over 5,000 seeds its median was
+    // 6.5e-4 and its maximum 1.4e-2. One scale for both blocks would be off
+    // by order 1, far past this bound.
+    expect(diff).toBeLessThan(5e-2);
   });
 
   it('empty M or N give empty outputs', async () => {

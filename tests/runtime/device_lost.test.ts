@@ -18,11 +18,11 @@ describe('a fatal fault', () => {
       const cpu = m.device('cpu');
       const good = cpu.tensor([1, 2, 3]);
       await good.toArray();
-      // A slow op first, so the two below are queued before the fault happens.
-      const x = cpu.tensor(new Float32Array(512 * 512).fill(0.5), { shape: [512, 512] });
-      m.gemm(x, x);
+      // Held, so the two below are queued before the fault happens.
+      const release = binding().holdQueue('cpu');
       const faulted = m.Tensor.fromNative(binding().injectFailure('cpu', [4], true));
       const next = faulted.cast('bf16');
+      release();
       const caught = async (p) => { try { await p; return 'resolved'; } catch (e) { return e.name + ' ' + e.code + ': ' + e.message; } };
       const faultedRead = await caught(faulted.toArray());
       const nextRead = await caught(next.toArray());

@@ -103,7 +103,7 @@ const BASELINE_CASES: OpCase[] = [
 // queries, constructors from host data, device-level calls, host codecs.
 const NO_TENSOR_INPUT = new Set([
   'moekitAbi', 'NativeTensor', 'buildInfo', 'devices', 'cudaStatus', 'fromData', 'empty', 'zeros', 'synchronize', 'memory',
-  'releaseCache', 'setPoison', 'injectFailure', 'queueStats', 'marker', 'elapsed', 'fp8Encode', 'fp8Decode', 'kernelVersions',
+  'releaseCache', 'setPoison', 'injectFailure', 'queueStats', 'holdQueue', 'marker', 'elapsed', 'fp8Encode', 'fp8Decode', 'kernelVersions',
   'baselineStatus',
 ]);
 // Covered elsewhere: read in failures.test.ts ('the failed output rejects every read with the op that failed'),

@@ -3,6 +3,11 @@
 // counters.
 #include <napi.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
 #include "../../binding/args.h"
 #include "../../binding/js_errors.h"
 #include "../../binding/tensor_handle.h"
@@ -12,6 +17,28 @@
 namespace moekit {
 
 namespace {
+
+// A gate a queue task waits at, for at most a given time.
+class TimedGate {
+ public:
+  void open() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  template <typename Duration>
+  void wait_for(Duration limit) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait_for(lock, limit, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
 
 // injectFailure(device, shape, fatal) -> a tensor whose producing work
 // fails; with `fatal`, as a fatal fault that loses the device.
@@ -62,7 +89,24 @@ Napi::Value write_in_place(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// holdQueue(device) -> release(): the device's queue waits at this point
+// until release() is called, so a test can queue work behind it and know
+// none of it has run. The hold gives up by itself after HOLD_LIMIT, so a
+// test that forgets to release cannot hang the process.
+constexpr auto HOLD_LIMIT = std::chrono::seconds(60);
+
+Napi::Value hold_queue(const Napi::CallbackInfo& info) {
+  Device& device = arg_device(info, 0, "holdQueue");
+  auto gate = std::make_shared<TimedGate>();
+  device.enqueue([gate](ExecContext&) { gate->wait_for(HOLD_LIMIT); });
+  return Napi::Function::New(info.Env(), [gate](const Napi::CallbackInfo& call) {
+    gate->open();
+    return call.Env().Undefined();
+  }, "release");
+}
+
 void install(Napi::Env env, Napi::Object exports) {
+  exports.Set("holdQueue", Napi::Function::New<guarded<hold_queue>>(env, "holdQueue"));
   exports.Set("writeInPlace", Napi::Function::New<guarded<write_in_place>>(env, "writeInPlace"));
   exports.Set("setPoison", Napi::Function::New<guarded<set_poison>>(env, "setPoison"));
   exports.Set("injectFailure", Napi::Function::New<guarded<inject_failure>>(env, "injectFailure"));
