@@ -230,7 +230,7 @@ export class PreparedFp8Gemm {
   run(options?: RunOptions): Tensor {
     const op = 'baselines.fp8Gemm';
     PreparedFp8Gemm.#own(this, 'run').#check('run');
-    const opts = checkOptions(op, options, ['outDtype']);
+    const opts = checkOptions('PreparedFp8Gemm.run', options, ['outDtype']);
     const outDtype = outDtypeOption(op, opts.outDtype);
     const [aValues, aScales, bValues, bScales] = this.#tensors;
     const aV = aValues.handle(op, 'a.values');
@@ -274,7 +274,11 @@ export class PreparedFp8Gemm {
  * ```
  */
 export function prepareFp8Gemm(a: QuantizedOperand, b: QuantizedOperand, options: PrepareFp8GemmOptions): PreparedFp8Gemm {
-  const op = 'baselines.fp8Gemm';
+  return prepare('baselines.prepareFp8Gemm', a, b, options);
+}
+
+/** prepareFp8Gemm, with errors naming `op` (fp8Gemm prepares too). */
+function prepare(op: string, a: QuantizedOperand, b: QuantizedOperand, options: unknown): PreparedFp8Gemm {
   const qa = quantizedArg(op, 'a', a);
   const qb = quantizedArg(op, 'b', b);
   const opts = checkOptions(op, options, ['mode']);
@@ -301,6 +305,6 @@ export function fp8Gemm(a: QuantizedOperand, b: QuantizedOperand, options: Fp8Ge
   const op = 'baselines.fp8Gemm';
   const opts = checkOptions(op, options, ['mode', 'outDtype']);
   const outDtype = outDtypeOption(op, opts.outDtype);
-  using prepared = prepareFp8Gemm(a, b, { mode: opts.mode as Fp8Mode });
+  using prepared = prepare(op, a, b, { mode: opts.mode });
   return prepared.run({ outDtype });
 }

@@ -249,7 +249,7 @@ export interface ReadRange {
 const MAX_READ_BYTES = 2 ** 32;
 
 function readRange(op: string, range: unknown, size: number, bytesPerElement: number): [number, number] {
-  const opts = checkOptions(op, range, ['start', 'end']);
+  const opts = checkOptions(op, range, ['start', 'end'], 'range');
   const start = opts.start === undefined ? 0 : checkInteger(op, 'range.start', opts.start, 0, size);
   const end = opts.end === undefined ? size : checkInteger(op, 'range.end', opts.end, start, size);
   const bytes = (end - start) * bytesPerElement;

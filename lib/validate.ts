@@ -125,15 +125,24 @@ export function closestKey(key: string, known: readonly string[]): string | unde
  * names it and the closest known key: a misspelt option never silently
  * falls back to its default.
  */
-export function checkOptions<const K extends string>(op: string, value: unknown, known: readonly K[]): { readonly [P in K]?: unknown } {
+export function checkOptions<const K extends string>(
+  op: string,
+  value: unknown,
+  known: readonly K[],
+  arg = 'options',
+): { readonly [P in K]?: unknown } {
   if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw typeError(op, 'options', 'an object', value);
+  if (typeof value !== 'object' || Array.isArray(value)) throw typeError(op, arg, 'an object', value);
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
     if (!(known as readonly string[]).includes(key)) {
       const near = closestKey(key, known);
       const list = known.length === 0 ? 'no options' : `one of ${known.map((k) => `'${k}'`).join(', ')}`;
-      const e = new TypeError(`${op}: unknown option '${key}'${near ? ` (did you mean '${near}'?)` : ''}; the options are ${list}`);
+      const e = new TypeError(
+        arg === 'options'
+          ? `${op}: unknown option '${key}'${near ? ` (did you mean '${near}'?)` : ''}; the options are ${list}`
+          : `${op}: ${arg} has an unknown key '${key}'${near ? ` (did you mean '${near}'?)` : ''}; its keys are ${list.replace(/^no options$/, 'none')}`,
+      );
       (e as { code?: string }).code = 'ERR_MOEKIT_INVALID_ARG';
       throw e;
     }
@@ -177,7 +186,9 @@ export function checkShape(op: string, arg: string, value: unknown): number[] {
     if (!Number.isSafeInteger(d) || d < 0) throw rangeError(op, `${arg}[${i}]`, 'a non-negative integer', String(d));
     return d;
   });
-  // Each partial product stays below 2^50 unless a zero ends it, so it is exact.
+  // A zero anywhere makes the tensor empty, however large the other
+  // dimensions; otherwise each partial product stays below 2^50, so exact.
+  if (shape.includes(0)) return shape;
   let count = 1;
   for (const d of shape) {
     count *= d;

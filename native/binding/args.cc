@@ -1,5 +1,6 @@
 #include "args.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -95,7 +96,6 @@ Shape arg_shape(const Napi::CallbackInfo& info, size_t i, const char* op, const 
   Napi::Array a = v.As<Napi::Array>();
   if (a.Length() > MAX_RANK) throw_range_error(op, name, "at most " + std::to_string(MAX_RANK) + " dimensions", std::to_string(a.Length()));
   Shape shape;
-  int64_t numel = 1;
   for (uint32_t k = 0; k < a.Length(); ++k) {
     Napi::Value d = a.Get(k);
     const std::string where = std::string(name) + "[" + std::to_string(k) + "]";
@@ -104,10 +104,13 @@ Shape arg_shape(const Napi::CallbackInfo& info, size_t i, const char* op, const 
     if (!std::isfinite(x) || x != std::floor(x) || x < 0) throw_range_error(op, where, "a non-negative integer", number_text(x));
     if (x > static_cast<double>(MAX_TENSOR_ELEMENTS)) throw_range_error(op, where, "at most 2^50", number_text(x));
     shape.push_back(static_cast<int64_t>(x));
-    if (numel != 0 && shape.back() != 0 && numel > MAX_TENSOR_ELEMENTS / shape.back()) {
-      throw_range_error(op, name, "a shape of at most 2^50 elements", "more");
-    }
-    numel *= shape.back();
+  }
+  // A zero anywhere makes the tensor empty, however large the other dimensions.
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return shape;
+  int64_t numel = 1;
+  for (int64_t d : shape) {
+    if (numel > MAX_TENSOR_ELEMENTS / d) throw_range_error(op, name, "a shape of at most 2^50 elements", shape_string(shape));
+    numel *= d;
   }
   return shape;
 }

@@ -1,10 +1,13 @@
 #include "tensor.h"
 
+#include <algorithm>
+
 #include "size_math.h"
 
 namespace moekit {
 
 int64_t shape_numel(const Shape& shape) {
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   int64_t n = 1;
   for (int64_t d : shape) {
     if (!checked_mul(n, d, &n)) throw Error(ErrorCode::OutOfRange, "shape " + shape_string(shape) + " has more elements than int64 holds");
@@ -22,6 +25,8 @@ std::string shape_string(const Shape& shape) {
 }
 
 size_t checked_tensor_bytes(DType dtype, const Shape& shape, const char* op, const std::string& what) {
+  // A zero anywhere makes the tensor empty, however large the other dimensions.
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   int64_t numel = 1;
   for (int64_t d : shape) {
     if (!checked_mul(numel, d, &numel) || numel > MAX_TENSOR_ELEMENTS) {

@@ -92,8 +92,8 @@ describe('options', () => {
     ['zeros', () => cpu.zeros([1], 'f32', { pinnned: true } as never), "zeros: unknown option 'pinnned' (did you mean 'pinned'?); the options are one of 'pinned'"],
     ['empty', () => cpu.empty([1], 'f32', { Pinned: true } as never), "empty: unknown option 'Pinned' (did you mean 'pinned'?); the options are one of 'pinned'"],
     ['to', () => a.to('cpu', { pined: true } as never), "to: unknown option 'pined' (did you mean 'pinned'?); the options are one of 'pinned'"],
-    ['toArray', () => a.toArray({ begin: 1 } as never), "toArray: unknown option 'begin'; the options are one of 'start', 'end'"],
-    ['bytes', () => a.bytes({ stop: 1 } as never), "bytes: unknown option 'stop'; the options are one of 'start', 'end'"],
+    ['toArray', () => a.toArray({ begin: 1 } as never), "toArray: range has an unknown key 'begin'; its keys are one of 'start', 'end'"],
+    ['bytes', () => a.bytes({ stop: 1 } as never), "bytes: range has an unknown key 'stop'; its keys are one of 'start', 'end'"],
     ['baselines.gemm', () => baselines.gemm(a, a, { outDType: 'f32' } as never), "baselines.gemm: unknown option 'outDType' (did you mean 'outDtype'?); the options are one of 'outDtype'"],
   ];
 
