@@ -15,7 +15,7 @@ import { expectClose } from '../helpers/close.js';
 import { cudaDevice, cudaSkipReason } from '../helpers/devices.js';
 import { rng } from '../helpers/rng.js';
 import { productTolerance } from '../helpers/tolerance.js';
-import { accumulatorOf, smOf } from '../helpers/versions.js';
+import { accumulatorOf, describeUnverifiedEntry, smOf } from '../helpers/versions.js';
 
 // Values in (-1, 1) scaled per row, so a row or column mix-up shows.
 function randomMatrix(rows: number, cols: number, stream: string): Float32Array {
@@ -32,16 +32,7 @@ const cuda = cudaDevice();
 const gpu = cuda && (cuda.info.computeCapability?.[0] ?? 0) >= 8 ? cuda : undefined;
 const skipReason = !buildInfo().cuda ? 'the addon was built without CUDA' : !cuda ? cudaSkipReason() : 'v2 needs compute capability 8.0 or newer';
 
-describe.skipIf(!buildInfo().cuda)(`gemm version table${buildInfo().cuda ? '' : ' (skipped: the addon was built without CUDA)'}`, () => {
-  it('lists v2 for sm_80 and newer, not yet verified', () => {
-    const v2 = kernelVersions().gemm?.find((v) => v.name === 'v2');
-    expect(v2).toBeDefined();
-    expect(v2?.minSm).toBe(80);
-    expect(v2?.maxSm).toBe(0);
-    // Never default until a GPU run verifies it (docs/architecture.md, "Kernel versions").
-    expect(v2?.verifiedOn).toEqual([]);
-  });
-});
+describeUnverifiedEntry('gemm', 'v2', 80, 0);
 
 describe.skipIf(!gpu)(`gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipReason})`}`, () => {
   // [M, N, K, what it exercises]

@@ -11,9 +11,9 @@
  * without a contract here fails its tests until one is written.
  * @module
  */
-import { expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { UnsupportedError, kernelVersions } from '../../lib/index.js';
+import { UnsupportedError, buildInfo, kernelVersions } from '../../lib/index.js';
 import type { Accumulator } from './tolerance.js';
 
 /** The ops with CUDA versions. */
@@ -145,4 +145,23 @@ export async function runPerContract<Op extends VersionedOp, T>(
 export function smOf(info: { computeCapability?: readonly [number, number] | undefined }): number {
   const cc = info.computeCapability;
   return cc ? cc[0] * 10 + cc[1] : 0;
+}
+
+/**
+ * A test block checking `version`'s entry in `op`'s version table: its
+ * architecture range, and that it is not verified (no GPU run yet), so
+ * `auto` never picks it (docs/architecture.md, "Kernel versions"). Skipped,
+ * with the reason, in a build without CUDA.
+ */
+export function describeUnverifiedEntry(op: VersionedOp, version: string, minSm: number, maxSm: number): void {
+  const cuda = buildInfo().cuda;
+  describe.skipIf(!cuda)(`${op} version table${cuda ? '' : ' (skipped: the addon was built without CUDA)'}`, () => {
+    it(`lists ${version} for sm_${minSm}${maxSm === 0 ? ' and newer' : maxSm === minSm ? ' only' : `..sm_${maxSm}`}, not yet verified`, () => {
+      const entry = kernelVersions()[op]?.find((v) => v.name === version);
+      expect(entry).toBeDefined();
+      expect(entry?.minSm).toBe(minSm);
+      expect(entry?.maxSm).toBe(maxSm);
+      expect(entry?.verifiedOn).toEqual([]);
+    });
+  });
 }

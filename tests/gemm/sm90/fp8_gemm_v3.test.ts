@@ -25,7 +25,7 @@ import {
 import { expectClose } from '../../helpers/close.js';
 import { rng } from '../../helpers/rng.js';
 import { productTolerance } from '../../helpers/tolerance.js';
-import { accumulatorOf, smOf } from '../../helpers/versions.js';
+import { accumulatorOf, describeUnverifiedEntry, smOf } from '../../helpers/versions.js';
 
 // Values whose magnitude changes by row and by 128-column block, so every
 // scale of both operands matters.
@@ -48,16 +48,7 @@ const skipReason = !cuda.built
     ? cuda.reason
     : 'no sm_90 GPU: v3 is Hopper-only';
 
-describe.skipIf(!buildInfo().cuda)(`fp8Gemm version table${buildInfo().cuda ? '' : ' (skipped: the addon was built without CUDA)'}`, () => {
-  it('lists v3 as Hopper-only and not yet verified', () => {
-    const v3 = kernelVersions().fp8Gemm?.find((v) => v.name === 'v3');
-    expect(v3).toBeDefined();
-    expect(v3?.minSm).toBe(90);
-    expect(v3?.maxSm).toBe(90);
-    // Never default until a GPU run verifies it (docs/architecture.md, "Kernel versions").
-    expect(v3?.verifiedOn).toEqual([]);
-  });
-});
+describeUnverifiedEntry('fp8Gemm', 'v3', 90, 90);
 
 describe.skipIf(!hopper)(`fp8Gemm v3 on ${hopper ? hopper.name : `cuda (skipped: ${skipReason})`}`, () => {
   // [M, N, K, what it exercises]
