@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "../common/check.h"
+#include "../common/launch.cuh"
 #include "../../native/common/math.h"
 #include "../../native/ops/baselines/fp8_scale_layout.h"
 
@@ -41,8 +42,7 @@ void fp8_scale_layout_v1(const Fp8ScaleLayoutParams& p, void* stream) {
   const int64_t total = p.k_blocks * p.m + p.n_blocks * p.k_blocks_padded;
   if (total == 0) return;
   const int64_t blocks = std::min<int64_t>(ceil_div<int64_t>(total, SCALE_LAYOUT_THREADS), SCALE_LAYOUT_MAX_BLOCKS);
-  fp8_scale_layout_v1_kernel<<<static_cast<unsigned>(blocks), SCALE_LAYOUT_THREADS, 0, static_cast<cudaStream_t>(stream)>>>(p);
-  MOEKIT_CUDA_CHECK_LAUNCH();
+  launch_kernel("fp8_scale_layout_v1_kernel", fp8_scale_layout_v1_kernel, static_cast<unsigned>(blocks), SCALE_LAYOUT_THREADS, 0, static_cast<cudaStream_t>(stream), p);
 }
 
 }  // namespace moekit

@@ -52,6 +52,3 @@ inline void cuda_check(cudaError_t err, const char* call, const char* file, int 
 }  // namespace moekit
 
 #define MOEKIT_CUDA_CHECK(call) ::moekit::cuda_check((call), #call, __FILE__, __LINE__)
-
-// After every kernel launch: catches bad launch configurations at once.
-#define MOEKIT_CUDA_CHECK_LAUNCH() ::moekit::cuda_check(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)

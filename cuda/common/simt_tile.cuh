@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "check.h"
+#include "launch.cuh"
 #include "../../native/common/dtype.h"
 #include "../../native/common/float_convert.h"
 #include "../../native/common/math.h"
@@ -39,12 +40,11 @@ inline const char* simt_gemm_unsupported(int64_t m) {
 
 // Launches `kernel` over the p.m x p.n output, a block per tile; nothing for an empty one.
 template <typename Params>
-void launch_simt_gemm(void (*kernel)(Params), const Params& p, cudaStream_t stream) {
+void launch_simt_gemm(const char* name, void (*kernel)(Params), const Params& p, cudaStream_t stream) {
   using namespace simt_gemm_config;
   if (p.m == 0 || p.n == 0) return;
   const dim3 grid(static_cast<unsigned>(ceil_div<int64_t>(p.n, BLOCK_N)), static_cast<unsigned>(ceil_div<int64_t>(p.m, BLOCK_M)));
-  kernel<<<grid, NUM_THREADS, 0, stream>>>(p);
-  MOEKIT_CUDA_CHECK_LAUNCH();
+  launch_kernel(name, kernel, grid, NUM_THREADS, 0, stream, p);
 }
 
 // This thread's place: its micro-tile column and row inside the block, and

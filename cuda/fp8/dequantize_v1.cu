@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include "../common/check.h"
+#include "../common/launch.cuh"
 #include "../common/grid.h"
 #include "../../native/common/float_convert.h"
 #include "../../native/common/fp8_block.h"
@@ -38,8 +39,7 @@ __global__ void dequantize_v1_kernel(const DequantizeParams p, int64_t total) {
 void dequantize_v1(const DequantizeParams& p, cudaStream_t stream) {
   const int64_t total = p.batch * p.rows * p.cols;
   if (total == 0) return;
-  dequantize_v1_kernel<<<grid_stride_blocks(total, DEQUANTIZE_THREADS * DEQUANTIZE_ITEMS_PER_THREAD), DEQUANTIZE_THREADS, 0, stream>>>(p, total);
-  MOEKIT_CUDA_CHECK_LAUNCH();
+  launch_kernel("dequantize_v1_kernel", dequantize_v1_kernel, grid_stride_blocks(total, DEQUANTIZE_THREADS * DEQUANTIZE_ITEMS_PER_THREAD), DEQUANTIZE_THREADS, 0, stream, p, total);
 }
 
 }  // namespace moekit

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "../common/check.h"
+#include "../common/launch.cuh"
 #include "../common/grid.h"
 #include "../common/reduce.cuh"
 #include "../../native/common/float_convert.h"
@@ -131,23 +132,19 @@ void quantize_v1(const QuantizeParams& p, cudaStream_t stream) {
   switch (p.block) {
     case QuantBlock::ROW_128: {
       const int64_t blocks = p.batch * p.rows * ceil_div(p.cols, FP8_SCALE_BLOCK);
-      quantize_row128_v1_kernel<<<grid_stride_blocks(blocks, ROW_WARPS_PER_BLOCK), ROW_WARPS_PER_BLOCK * WARP_SIZE, 0, stream>>>(p);
-      MOEKIT_CUDA_CHECK_LAUNCH();
+      launch_kernel("quantize_row128_v1_kernel", quantize_row128_v1_kernel, grid_stride_blocks(blocks, ROW_WARPS_PER_BLOCK), ROW_WARPS_PER_BLOCK * WARP_SIZE, 0, stream, p);
       break;
     }
     case QuantBlock::TILE_128: {
       const int64_t tiles = p.batch * ceil_div(p.rows, FP8_SCALE_BLOCK) * ceil_div(p.cols, FP8_SCALE_BLOCK);
       if (tiles > 0x7FFFFFFF) throw_unsupported("quantize: too many 128x128 tiles for one launch");
-      quantize_tile128_v1_kernel<<<static_cast<unsigned>(tiles), TILE_THREADS, 0, stream>>>(p);
-      MOEKIT_CUDA_CHECK_LAUNCH();
+      launch_kernel("quantize_tile128_v1_kernel", quantize_tile128_v1_kernel, static_cast<unsigned>(tiles), TILE_THREADS, 0, stream, p);
       break;
     }
     case QuantBlock::TENSOR: {
       MOEKIT_CUDA_CHECK(cudaMemsetAsync(p.amax_scratch, 0, sizeof(float), stream));
-      tensor_amax_v1_kernel<<<grid_stride_blocks(total, TENSOR_THREADS * 8), TENSOR_THREADS, 0, stream>>>(p, total);
-      MOEKIT_CUDA_CHECK_LAUNCH();
-      tensor_encode_v1_kernel<<<grid_stride_blocks(total, TENSOR_THREADS * 4), TENSOR_THREADS, 0, stream>>>(p, total);
-      MOEKIT_CUDA_CHECK_LAUNCH();
+      launch_kernel("tensor_amax_v1_kernel", tensor_amax_v1_kernel, grid_stride_blocks(total, TENSOR_THREADS * 8), TENSOR_THREADS, 0, stream, p, total);
+      launch_kernel("tensor_encode_v1_kernel", tensor_encode_v1_kernel, grid_stride_blocks(total, TENSOR_THREADS * 4), TENSOR_THREADS, 0, stream, p, total);
       break;
     }
   }

@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "../common/check.h"
+#include "../common/launch.cuh"
 #include "../common/grid.h"
 #include "../common/reduce.cuh"
 #include "../../native/common/math.h"
@@ -191,12 +192,11 @@ void launch_v2(const QuantizeParams& p, cudaStream_t stream) {
   if (p.block == QuantBlock::ROW_128) {
     constexpr int64_t blocks_per_cta = (ROW_THREADS / WARP_SIZE) * ROW_UNROLL * (WARP_SIZE / (FP8_SCALE_BLOCK / Vec<T>::ELEMS));
     const int64_t blocks = p.batch * p.rows * ceil_div(p.cols, FP8_SCALE_BLOCK);
-    quantize_row128_v2_kernel<T><<<grid_stride_blocks(blocks, blocks_per_cta), ROW_THREADS, 0, stream>>>(p);
+    launch_kernel("quantize_row128_v2_kernel", quantize_row128_v2_kernel<T>, grid_stride_blocks(blocks, blocks_per_cta), ROW_THREADS, 0, stream, p);
   } else {
     const int64_t tiles = p.batch * ceil_div(p.rows, FP8_SCALE_BLOCK) * ceil_div(p.cols, FP8_SCALE_BLOCK);
-    quantize_tile128_v2_kernel<T><<<static_cast<unsigned>(tiles), TILE_THREADS, 0, stream>>>(p);
+    launch_kernel("quantize_tile128_v2_kernel", quantize_tile128_v2_kernel<T>, static_cast<unsigned>(tiles), TILE_THREADS, 0, stream, p);
   }
-  MOEKIT_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace

@@ -62,6 +62,6 @@ __global__ void __launch_bounds__(NUM_THREADS) fp8_gemm_v1_kernel(const Fp8GemmP
 
 const char* fp8_gemm_v1_unsupported(const Fp8GemmParams& p) { return simt_gemm_unsupported(p.m); }
 
-void fp8_gemm_v1(const Fp8GemmParams& p, cudaStream_t stream) { launch_simt_gemm(fp8_gemm_v1_kernel, p, stream); }
+void fp8_gemm_v1(const Fp8GemmParams& p, cudaStream_t stream) { launch_simt_gemm("fp8_gemm_v1_kernel", fp8_gemm_v1_kernel, p, stream); }
 
 }  // namespace moekit

@@ -34,6 +34,8 @@
 #include <cstdint>
 
 #include "../common/check.h"
+#include "../common/launch.cuh"
+#include "../common/shared_memory.cuh"
 #include "../common/fp8_unpack.h"
 #include "../common/fragment_load.cuh"
 #include "../../native/common/math.h"
@@ -148,7 +150,7 @@ class Fp8GemmV2Math {
 template <DType FA, DType FB, typename Scheduler>
 __global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS_PER_SM) fp8_gemm_v2_kernel(const Fp8GemmParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  extern __shared__ __align__(128) uint8_t smem[];
+  uint8_t* smem = dynamic_shared_memory();
   multistage_mma_gemm<Pipeline, Scheduler, Fp8GemmV2Math<FA, FB>>(p, smem, warp_tile_origin(threadIdx.x / WARP_SIZE));
 #else
   (void)p;
@@ -161,9 +163,7 @@ int64_t tile_count(const Fp8GemmParams& p) { return NormalScheduler(p).num_tiles
 template <DType FA, DType FB>
 void launch(const Fp8GemmParams& p, cudaStream_t stream) {
   const auto kernel = fp8_gemm_v2_kernel<FA, FB, NormalScheduler>;
-  MOEKIT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
-  kernel<<<static_cast<unsigned>(tile_count(p)), NUM_THREADS, SMEM_BYTES, stream>>>(p);
-  MOEKIT_CUDA_CHECK_LAUNCH();
+  launch_kernel("fp8_gemm_v2_kernel", kernel, static_cast<unsigned>(tile_count(p)), NUM_THREADS, SMEM_BYTES, stream, p);
 }
 
 }  // namespace

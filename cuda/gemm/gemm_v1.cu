@@ -38,6 +38,6 @@ __global__ void __launch_bounds__(NUM_THREADS) gemm_v1_kernel(const GemmParams p
 
 const char* gemm_v1_unsupported(const GemmParams& p) { return simt_gemm_unsupported(p.m); }
 
-void gemm_v1(const GemmParams& p, cudaStream_t stream) { launch_simt_gemm(gemm_v1_kernel, p, stream); }
+void gemm_v1(const GemmParams& p, cudaStream_t stream) { launch_simt_gemm("gemm_v1_kernel", gemm_v1_kernel, p, stream); }
 
 }  // namespace moekit

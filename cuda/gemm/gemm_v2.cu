@@ -26,6 +26,8 @@
 #include <cstdint>
 
 #include "../common/check.h"
+#include "../common/launch.cuh"
+#include "../common/shared_memory.cuh"
 #include "../common/fragment_load.cuh"
 #include "../../native/common/math.h"
 #include "../common/mma.cuh"
@@ -78,7 +80,7 @@ class GemmV2Math {
 template <DType AB, typename Scheduler>
 __global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS_PER_SM) gemm_v2_kernel(const GemmParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  extern __shared__ __align__(128) uint8_t smem[];
+  uint8_t* smem = dynamic_shared_memory();
   multistage_mma_gemm<Pipeline, Scheduler, GemmV2Math<AB>>(p, smem, warp_tile_origin(threadIdx.x / WARP_SIZE));
 #else
   (void)p;
@@ -103,9 +105,7 @@ const char* gemm_v2_unsupported(const GemmParams& p) {
 void gemm_v2(const GemmParams& p, cudaStream_t stream) {
   if (p.m == 0 || p.n == 0) return;
   const auto kernel = p.ab_dtype == DType::BF16 ? gemm_v2_kernel<DType::BF16, NormalScheduler> : gemm_v2_kernel<DType::F16, NormalScheduler>;
-  MOEKIT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
-  kernel<<<static_cast<unsigned>(tile_count(p)), NUM_THREADS, SMEM_BYTES, stream>>>(p);
-  MOEKIT_CUDA_CHECK_LAUNCH();
+  launch_kernel("gemm_v2_kernel", kernel, static_cast<unsigned>(tile_count(p)), NUM_THREADS, SMEM_BYTES, stream, p);
 }
 
 }  // namespace moekit

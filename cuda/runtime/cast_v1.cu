@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include "../common/check.h"
+#include "../common/launch.cuh"
 #include "../common/grid.h"
 #include "../../native/common/float_convert.h"
 #include "../../native/common/math.h"
@@ -25,8 +26,7 @@ __global__ void cast_v1_kernel(const CastParams p) {
 
 void cast_v1(const CastParams& p, cudaStream_t stream) {
   if (p.n == 0) return;
-  cast_v1_kernel<<<grid_stride_blocks(p.n, CAST_THREADS), CAST_THREADS, 0, stream>>>(p);
-  MOEKIT_CUDA_CHECK_LAUNCH();
+  launch_kernel("cast_v1_kernel", cast_v1_kernel, grid_stride_blocks(p.n, CAST_THREADS), CAST_THREADS, 0, stream, p);
 }
 
 }  // namespace moekit

@@ -38,6 +38,8 @@
 #include <limits>
 
 #include "../../common/check.h"
+#include "../../common/launch.cuh"
+#include "../../common/shared_memory.cuh"
 #include "../../../native/common/math.h"
 #include "../../common/sm90/accumulator_layout.h"
 #include "../../common/sm90/matrix_descriptor.h"
@@ -102,7 +104,7 @@ __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
 
   // The swizzled stage buffers must start on 1024-byte boundaries; the
   // dynamic base is aligned up here rather than assumed (SMEM_BYTES has the slack).
-  extern __shared__ uint8_t smem[];
+  uint8_t* smem = dynamic_shared_memory();
   const uint32_t base = round_up<uint32_t>(shared_address(smem), SWIZZLE_128B_PATTERN_BYTES);
   const uint32_t barriers = base + Cfg::NUM_STAGES * Cfg::STAGE_BYTES;
   const auto a_stage = [&](int s) { return base + s * Cfg::STAGE_BYTES; };
@@ -241,9 +243,7 @@ void launch_fp8_gemm_v3(const Fp8GemmParams& p, cudaStream_t stream) {
   using Scheduler = sm90::NormalPersistentScheduler<Cfg::BLOCK_M, Cfg::BLOCK_N, Cfg::GROUP_N>;
   const int64_t grid = sm90::persistent_grid_size(Scheduler(p).num_tiles(), p.num_sms);
   const auto kernel = fp8_gemm_v3_kernel<Cfg, Scheduler>;
-  MOEKIT_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg::SMEM_BYTES)));
-  kernel<<<static_cast<unsigned>(grid), Cfg::NUM_THREADS, Cfg::SMEM_BYTES, stream>>>(p, a_map, b_map);
-  MOEKIT_CUDA_CHECK_LAUNCH();
+  launch_kernel("fp8_gemm_v3_kernel", kernel, static_cast<unsigned>(grid), Cfg::NUM_THREADS, Cfg::SMEM_BYTES, stream, p, a_map, b_map);
 }
 
 bool aligned_16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
