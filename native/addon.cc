@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "binding/addon_data.h"
+#include "common/build_info.h"
 #include "device/cuda_runtime_host.h"
 #include "ops/registry.h"
 
@@ -12,16 +13,9 @@ namespace {
 Napi::Value build_info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("cuda", moekit::cuda_built());
-#ifdef MOEKIT_CUDA_ARCHITECTURES
-  o.Set("cudaArchitectures", MOEKIT_CUDA_ARCHITECTURES);
-#else
-  o.Set("cudaArchitectures", "");
-#endif
-#ifdef MOEKIT_CUDA_COMPILER_VERSION
-  o.Set("cudaCompilerVersion", MOEKIT_CUDA_COMPILER_VERSION);
-#else
-  o.Set("cudaCompilerVersion", "");
-#endif
+  o.Set("cudaArchitectures", moekit::cuda_architectures_built());
+  o.Set("cudaCompilerVersion", moekit::cuda_compiler_version_built());
+  o.Set("emulated", moekit::emulated_profile_built());
   o.Set("napiVersion", NAPI_VERSION);
   return o;
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "../binding/js_errors.h"
+#include "../common/build_info.h"
 
 namespace moekit {
 
@@ -20,11 +21,6 @@ Registry& registry() {
   return *r;
 }
 
-#ifdef MOEKIT_CUDA_ARCHITECTURES
-constexpr const char* BUILT_ARCHITECTURES = MOEKIT_CUDA_ARCHITECTURES;
-#else
-constexpr const char* BUILT_ARCHITECTURES = "";
-#endif
 
 // kernelVersions() -> { op: [{ name, idea, minSm, maxSm, verifiedOn, absent }] }
 Napi::Value kernel_versions(const Napi::CallbackInfo& info) {
@@ -76,7 +72,7 @@ std::vector<std::pair<std::string, std::vector<VersionRecord>>> registered_versi
 
 std::string code_absent(const char* code) {
   if (code == nullptr || *code == '\0') return "";
-  const std::string built = BUILT_ARCHITECTURES;
+  const std::string built = cuda_architectures_built();
   // Entries look like "90a-real" or "90a-virtual" (or a bare "90a").
   size_t pos = 0;
   while (pos < built.size()) {
