@@ -6,7 +6,9 @@
 // Requirements: cp.async, ldmatrix and bf16/f16 mma need sm_80; the FP8
 // (e4m3/e5m2) m16n8k32 mma needs sm_89. Each wrapper traps when compiled
 // for an architecture without its instruction, so a kernel that takes the
-// wrong path fails loudly instead of computing garbage.
+// wrong path fails loudly instead of computing garbage. The emulation build
+// (MOEKIT_EMULATION) runs each on the emulated GPU (cuda/emulation), with
+// the same architecture checks.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -29,7 +31,9 @@ __device__ __forceinline__ uint32_t smem_address(const void* p) {
 // even when `valid` is false. .cg: the tile is read once per block, so it
 // bypasses L1.
 __device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool valid) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if defined(MOEKIT_EMULATION) && __CUDA_ARCH__ >= 800
+  emu::device::cp_async(dst, src, 16, valid ? 16 : 0, "cp.async.cg.shared.global");
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   const uint32_t src_bytes = valid ? 16u : 0u;
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes) : "memory");
 #else
@@ -40,7 +44,9 @@ __device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool 
 
 // Closes the group of cp.async copies issued by this thread since the last commit.
 __device__ __forceinline__ void cp_async_commit() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if defined(MOEKIT_EMULATION) && __CUDA_ARCH__ >= 800
+  emu::device::cp_async_commit("cp.async.commit_group");
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 #else
   __trap();
@@ -52,7 +58,9 @@ __device__ __forceinline__ void cp_async_commit() {
 // makes them visible to the block.
 template <int PENDING>
 __device__ __forceinline__ void cp_async_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if defined(MOEKIT_EMULATION) && __CUDA_ARCH__ >= 800
+  emu::device::cp_async_wait(PENDING, "cp.async.wait_group");
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING) : "memory");
 #else
   __trap();
@@ -63,7 +71,9 @@ __device__ __forceinline__ void cp_async_wait() {
 // bytes); lane 8q + r supplies the address of row r of matrix q, register q
 // receives matrix q's fragment (mma_layout.h).
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t address) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if defined(MOEKIT_EMULATION) && __CUDA_ARCH__ >= 800
+  emu::device::ldmatrix(4, false, address, r, "ldmatrix.sync.aligned.m8n8.x4.shared.b16");
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(address)
@@ -80,7 +90,9 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t address) 
 template <DType AB>
 __device__ __forceinline__ void mma_m16n8k16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   static_assert(AB == DType::BF16 || AB == DType::F16, "m16n8k16 operands are bf16 or f16");
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if defined(MOEKIT_EMULATION) && __CUDA_ARCH__ >= 800
+  emu::device::mma_m16n8k16(AB == DType::BF16 ? 0 : 1, d, a, b, "mma.sync.aligned.m16n8k16");
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   if constexpr (AB == DType::BF16) {
     asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
@@ -101,7 +113,9 @@ __device__ __forceinline__ void mma_m16n8k16(float (&d)[4], const uint32_t (&a)[
 template <DType FA, DType FB>
 __device__ __forceinline__ void mma_m16n8k32_fp8(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   static_assert(dtype_is_fp8(FA) && dtype_is_fp8(FB), "m16n8k32 FP8 operands are e4m3 or e5m2");
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+#if defined(MOEKIT_EMULATION) && __CUDA_ARCH__ >= 890
+  emu::device::mma_m16n8k32(FA == DType::E4M3 ? 2 : 3, FB == DType::E4M3 ? 2 : 3, d, a, b, "mma.sync.aligned.m16n8k32");
+#elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
 #define MOEKIT_MMA_FP8(ta, tb)                                                                                           \
   asm("mma.sync.aligned.m16n8k32.row.col.f32." ta "." tb ".f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n" \
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])                                                                   \

@@ -15,13 +15,21 @@ namespace sm90 {
 template <uint32_t REGISTERS>
 __device__ __forceinline__ void warpgroup_shrink_registers() {
   static_assert(REGISTERS % 8 == 0 && REGISTERS >= 24 && REGISTERS <= 256, "setmaxnreg takes a multiple of 8 in [24, 256]");
+#if defined(MOEKIT_EMULATION)
+  emu::device::setmaxnreg(false, REGISTERS, "setmaxnreg.dec");
+#else
   asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;" ::"n"(REGISTERS));
+#endif
 }
 
 template <uint32_t REGISTERS>
 __device__ __forceinline__ void warpgroup_grow_registers() {
   static_assert(REGISTERS % 8 == 0 && REGISTERS >= 24 && REGISTERS <= 256, "setmaxnreg takes a multiple of 8 in [24, 256]");
+#if defined(MOEKIT_EMULATION)
+  emu::device::setmaxnreg(true, REGISTERS, "setmaxnreg.inc");
+#else
   asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;" ::"n"(REGISTERS));
+#endif
 }
 
 }  // namespace sm90

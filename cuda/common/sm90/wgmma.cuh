@@ -19,6 +19,28 @@
 namespace moekit {
 namespace sm90 {
 
+#if defined(MOEKIT_EMULATION)
+
+__device__ __forceinline__ void wgmma_fence() { emu::device::wgmma_fence("wgmma.fence"); }
+__device__ __forceinline__ void wgmma_commit_group() { emu::device::wgmma_commit("wgmma.commit_group"); }
+template <int PENDING>
+__device__ __forceinline__ void wgmma_wait_group() {
+  emu::device::wgmma_wait(PENDING, "wgmma.wait_group");
+}
+// The emulated wgmma writes the registers through their address at its
+// wait, so there is no compiler motion to pin.
+__device__ __forceinline__ void fence_operand(float&) {}
+
+template <int N>
+struct WgmmaE4M3 {
+  static constexpr int REGISTERS = N / 2;
+  __device__ __forceinline__ static void mma(float (&d)[N / 2], uint64_t desc_a, uint64_t desc_b, bool accumulate) {
+    emu::device::wgmma_e4m3(N, d, desc_a, desc_b, accumulate, "wgmma.mma_async.m64nNk32.f32.e4m3.e4m3");
+  }
+};
+
+#else
+
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
 
 __device__ __forceinline__ void wgmma_commit_group() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
@@ -117,6 +139,8 @@ struct WgmmaE4M3<128> {
         : "l"(desc_a), "l"(desc_b), "r"(static_cast<uint32_t>(accumulate)));
   }
 };
+
+#endif  // MOEKIT_EMULATION
 
 }  // namespace sm90
 }  // namespace moekit
