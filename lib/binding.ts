@@ -84,6 +84,7 @@ export interface NativeBuildInfo {
   cuda: boolean;
   cudaArchitectures: string;
   cudaCompilerVersion: string;
+  emulated: string;
   napiVersion: number;
 }
 
@@ -168,13 +169,14 @@ export interface NativeBinding {
 /** The native names of the quantization blocks: [1, 128], [128, 128] and 'tensor'. */
 export type NativeQuantBlock = 'row128' | 'tile128' | 'tensor';
 
-/** One CUDA version of an op, as `kernelVersions()` reports it (`verifiedOn` comma-separated). */
+/** One CUDA version of an op, as `kernelVersions()` reports it (`verifiedOn`, `emulatedOn` comma-separated). */
 export interface NativeKernelVersion {
   name: string;
   idea: string;
   minSm: number;
   maxSm: number;
   verifiedOn: string;
+  emulatedOn: string;
   absent: string;
 }
 

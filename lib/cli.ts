@@ -32,7 +32,12 @@ function info(): void {
   const list = devices();
   const version = (v: number) => (v ? `${Math.floor(v / 1000)}.${(v % 1000) / 10}` : 'none');
   console.log(`moekit ${packageVersion()}`);
-  console.log(`  native addon: Node-API ${build.napiVersion}, CUDA kernels ${build.cuda ? `built (nvcc ${build.cudaCompilerVersion}, ${build.cudaArchitectures})` : 'not built'}`);
+  const kernels = build.emulated
+    ? `built for the emulated GPU (profile ${build.emulated}: the kernels run on the CPU)`
+    : build.cuda
+      ? `built (nvcc ${build.cudaCompilerVersion}, ${build.cudaArchitectures})`
+      : 'not built';
+  console.log(`  native addon: Node-API ${build.napiVersion}, CUDA kernels ${kernels}`);
   console.log(`  CUDA: runtime ${version(cuda.runtimeVersion)}, driver ${version(cuda.driverVersion)}, ${cuda.available ? 'available' : `unavailable: ${cuda.reason}`}`);
   for (const s of cuda.skipped) console.log(`  skipped GPU: ${s}`);
   console.log('devices:');
@@ -46,8 +51,9 @@ function info(): void {
     for (const v of versions) {
       const arch = `sm_${v.minSm}${v.maxSm ? (v.maxSm === v.minSm ? ' only' : `..sm_${v.maxSm}`) : '+'}`;
       const verified = v.absent ? `absent from this build (${v.absent})` : v.verifiedOn.length ? `verified on ${v.verifiedOn.join(', ')}` : 'never run on a GPU';
+      const emulated = v.emulatedOn.length ? `; passed emulated on ${v.emulatedOn.join(', ')}` : '; not passed in emulation';
       const here = gpus.map((g) => `${g.id}: ${v.verifiedOn.includes(`sm_${g.computeCapability!.join('')}`) ? 'verified' : 'unverified'}`);
-      console.log(`  ${op.padEnd(10)} ${v.name.padEnd(3)} ${arch.padEnd(13)} ${verified}${here.length ? ` (${here.join(', ')})` : ''} - ${v.idea}`);
+      console.log(`  ${op.padEnd(10)} ${v.name.padEnd(3)} ${arch.padEnd(13)} ${verified}${here.length ? ` (${here.join(', ')})` : ''}${emulated} - ${v.idea}`);
     }
   }
 }

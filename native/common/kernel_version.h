@@ -26,6 +26,10 @@ struct KernelVersion {
   // build without it would run a trap stub, so it is then unsupported.
   const char* needs_code;
   const char* verified_on;  // comma-separated "sm_NN" where the CUDA tests passed on a GPU; "" = never run on a GPU
+  // Comma-separated emulation profiles ("sm80,sm89,sm90a") on which the CUDA
+  // tests passed on the emulated GPU (npm run emulate). Says the code ran and
+  // its checks held; it never makes a version eligible for `auto`.
+  const char* emulated_on;
   // Why this version cannot run `p` (shape constraints, dtypes); nullptr when it can.
   const char* (*unsupported)(const Params& p);
   void (*launch)(const Params& p, cudaStream_t stream);

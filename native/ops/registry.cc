@@ -22,7 +22,7 @@ Registry& registry() {
 }
 
 
-// kernelVersions() -> { op: [{ name, idea, minSm, maxSm, verifiedOn, absent }] }
+// kernelVersions() -> { op: [{ name, idea, minSm, maxSm, verifiedOn, emulatedOn, absent }] }
 Napi::Value kernel_versions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
@@ -36,6 +36,7 @@ Napi::Value kernel_versions(const Napi::CallbackInfo& info) {
       e.Set("minSm", v.min_sm);
       e.Set("maxSm", v.max_sm);
       e.Set("verifiedOn", v.verified_on);
+      e.Set("emulatedOn", v.emulated_on);
       e.Set("absent", v.absent);
       a.Set(static_cast<uint32_t>(i), e);
     }

@@ -26,6 +26,7 @@ struct VersionRecord {
   int min_sm = 0;
   int max_sm = 0;
   std::string verified_on;
+  std::string emulated_on;
   // Empty when this build carries the version's code; else why not.
   std::string absent;
 };
@@ -49,7 +50,7 @@ std::string code_absent(const char* code);
 template <typename Params>
 std::vector<VersionRecord> version_records(const std::vector<KernelVersion<Params>>& versions) {
   std::vector<VersionRecord> out;
-  for (const auto& v : versions) out.push_back({v.name, v.idea, v.min_sm, v.max_sm, v.verified_on, code_absent(v.needs_code)});
+  for (const auto& v : versions) out.push_back({v.name, v.idea, v.min_sm, v.max_sm, v.verified_on, v.emulated_on, code_absent(v.needs_code)});
   return out;
 }
 

@@ -18,8 +18,8 @@ const std::vector<KernelVersion<QuantizeParams>>& quantize_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<QuantizeParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "warp per 1x128 block, block per 128x128 tile", 80, 0, "", "", always_supported<QuantizeParams>, quantize_v1},
-      {"v2", "16-byte vector loads, tile held in registers", 80, 0, "", "", quantize_v2_unsupported, quantize_v2},
+      {"v1", "warp per 1x128 block, block per 128x128 tile", 80, 0, "", "", "", always_supported<QuantizeParams>, quantize_v1},
+      {"v2", "16-byte vector loads, tile held in registers", 80, 0, "", "", "", quantize_v2_unsupported, quantize_v2},
 #endif
   };
   return versions;
@@ -29,7 +29,7 @@ const std::vector<KernelVersion<DequantizeParams>>& dequantize_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<DequantizeParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "a thread per element", 80, 0, "", "", always_supported<DequantizeParams>, dequantize_v1},
+      {"v1", "a thread per element", 80, 0, "", "", "", always_supported<DequantizeParams>, dequantize_v1},
 #endif
   };
   return versions;

@@ -17,8 +17,8 @@ const std::vector<KernelVersion<GemmParams>>& gemm_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<GemmParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "tiled SIMT FMA, any dtype", 80, 0, "", "", gemm_v1_unsupported, gemm_v1},
-      {"v2", "mma.sync bf16/f16 tensor cores, ldmatrix from swizzled shared memory, 4-stage cp.async pipeline", 80, 0, "", "",
+      {"v1", "tiled SIMT FMA, any dtype", 80, 0, "", "", "", gemm_v1_unsupported, gemm_v1},
+      {"v2", "mma.sync bf16/f16 tensor cores, ldmatrix from swizzled shared memory, 4-stage cp.async pipeline", 80, 0, "", "", "",
        gemm_v2_unsupported, gemm_v2},
 #endif
   };
