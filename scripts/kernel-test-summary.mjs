@@ -13,6 +13,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { reportTests, versionClassifier } from './kernel-tests.mjs';
+
 const file = process.argv[2];
 if (!file) {
   console.error('usage: node scripts/kernel-test-summary.mjs <vitest.json>');
@@ -27,25 +29,17 @@ if (versions.length === 0) {
   console.log('this build has no CUDA kernel versions');
   process.exit(1);
 }
-// Longest op names first, so "fp8Gemm" is not taken for "gemm".
-const ops = Object.keys(registry).sort((a, b) => b.length - a.length);
-const pattern = new RegExp(`^(${ops.join('|')})\\b.*?\\b(v\\d+)\\b`);
+const classify = versionClassifier(registry);
 const counts = new Map(versions.map(([op, name]) => [`${op} ${name}`, { passed: 0, failed: 0, skipped: 0, failures: [] }]));
-for (const suite of report.testResults ?? []) {
-  for (const t of suite.assertionResults ?? []) {
-    const name = t.fullName ?? [...(t.ancestorTitles ?? []), t.title].join(' ');
-    const m = pattern.exec(name);
-    if (!m) continue;
-    const key = `${m[1]} ${m[2]}`;
-    const c = counts.get(key);
-    if (!c) continue; // a version the registry does not know (renamed or removed)
-    if (t.status === 'passed') c.passed++;
-    else if (t.status === 'failed') {
-      c.failed++;
-      c.failures.push(name);
-    } else c.skipped++;
-    counts.set(key, c);
-  }
+for (const t of reportTests(report)) {
+  const v = classify(t.name);
+  if (!v) continue;
+  const c = counts.get(`${v.op} ${v.version}`);
+  if (t.status === 'passed') c.passed++;
+  else if (t.status === 'failed') {
+    c.failed++;
+    c.failures.push(t.name);
+  } else c.skipped++;
 }
 let bad = false;
 for (const [key, c] of [...counts].sort()) {

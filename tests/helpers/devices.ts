@@ -19,7 +19,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 
-import { type CudaStatus, type Device, cudaStatus, device, devices } from '../../lib/index.js';
+import { type CudaStatus, type Device, buildInfo, cudaStatus, device, devices } from '../../lib/index.js';
 
 /** Every device present: the CPU first, then each usable CUDA GPU. */
 export function testDevices(): Device[] {
@@ -109,4 +109,34 @@ export function missingGpuFailure({ expectGpu, gpuVisible, status }: GpuExpectat
 export function gpuExpectationHere(): GpuExpectation {
   const status = cudaStatus();
   return { expectGpu: expectGpuSetting(process.env.MOEKIT_EXPECT_GPU), gpuVisible: visibleGpu(), status };
+}
+
+/**
+ * The emulated GPU's profile (`sm80`, `sm89`, `sm90a`) when the loaded addon
+ * is the emulation build (npm run emulate; docs/emulation.md), else `''`.
+ */
+export function emulatedProfile(): string {
+  return buildInfo().emulated;
+}
+
+/**
+ * The most work one test case may cost on the emulated GPU, in multiply-adds
+ * (or element operations for elementwise ops). The emulation runs every CUDA
+ * thread of every block on the CPU with every memory access checked: about
+ * 1e8 multiply-adds a second on the tensor-core paths, far fewer on the SIMT
+ * ones. Larger cases (the DeepSeek-V3 shapes at M = 4096) are left to real
+ * GPUs; the smaller cases beside them cover the same paths: ragged M, N and
+ * K, M = 1, every tile boundary and the pipeline's wrap-around.
+ */
+export const EMULATED_WORK_LIMIT = 2 ** 26;
+
+/**
+ * Why `dev` skips a case costing `work` multiply-adds, or `''` when it runs
+ * it: only the emulated GPU skips, and only above
+ * {@link EMULATED_WORK_LIMIT}. Put the reason in the test title or log it, so
+ * the run says what it left out.
+ */
+export function tooLargeToEmulate(dev: Device | undefined, work: number): string {
+  if (dev === undefined || dev.kind !== 'cuda' || emulatedProfile() === '' || work <= EMULATED_WORK_LIMIT) return '';
+  return `skipped on the emulated GPU: ${work.toExponential(1)} multiply-adds, above its ${EMULATED_WORK_LIMIT.toExponential(1)} limit (run on a real GPU)`;
 }

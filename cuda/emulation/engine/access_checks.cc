@@ -43,8 +43,9 @@ void check_global(const void* p, size_t bytes, bool write) {
 }
 
 inline void access(const void* p, size_t bytes, bool write) {
-  if (current_thread() == nullptr) return;
-  if (shared_contains(p)) {
+  Block* b = running_block();
+  if (b == nullptr) return;
+  if (shared_contains(*b, p)) {
     shared_access(p, bytes, write);
   } else if (in_arena(p)) {
     check_global(p, bytes, write);
@@ -57,8 +58,9 @@ namespace device {
 
 void atomic_access(const void* address, size_t bytes, const char* site) {
   (void)site;
-  if (current_thread() == nullptr) return;
-  if (shared_contains(address)) {
+  Block* b = running_block();
+  if (b == nullptr) return;
+  if (shared_contains(*b, address)) {
     // An atomic on shared memory is ordered with the other atomics; the
     // racecheck does not see it (it would report atomics racing each other).
     (void)shared_host(generic_to_shared(address), bytes, "an atomic");

@@ -54,10 +54,9 @@ struct Collective {
   const char* what = nullptr;  // nullptr: none in progress
   const char* site = "";
   uint32_t mask = 0;           // warp collectives: the lanes named
-  uint32_t expected = 0;       // members that must arrive
   uint32_t arrived = 0;
-  std::vector<uint8_t> member_arrived;
-  std::vector<void*> member_data;
+  uint8_t member_arrived[128] = {};
+  void* member_data[128] = {};
 };
 
 struct NamedBarrier {
@@ -120,6 +119,8 @@ struct Block {
   std::vector<uint32_t> proxy_clock;  // each proxy's own clock (index t - threads)
 
   NamedBarrier barriers[16];
+  std::vector<std::vector<uint32_t>> warp_members;       // per warp: its 32 threads
+  std::vector<std::vector<uint32_t>> warpgroup_members;  // per warpgroup: its 128 threads
   std::vector<Collective> warp_collectives;       // per warp
   std::vector<Collective> warpgroup_collectives;  // per warpgroup
   std::vector<WarpgroupAsync> wgmma;              // per warpgroup
@@ -149,6 +150,8 @@ constexpr uint32_t STATIC_BASE = 0x01000000;
 // The block and thread running on this OS thread (null outside a kernel).
 Block* current_block();
 Thread* current_thread();
+// current_block() in one thread-local read, for the access hooks.
+Block* running_block();
 
 // Ends the kernel with a failure: records it (the first one wins) and
 // switches to the scheduler for good.
@@ -189,7 +192,7 @@ void shared_write(uint32_t writer, uint32_t writer_clock_value, const uint32_t* 
 void shared_mark_pending(uint32_t address, size_t bytes, bool pending);
 // The check every kernel load and store of shared memory goes through.
 void shared_access(const void* p, size_t bytes, bool write);
-bool shared_contains(const void* p);
+bool shared_contains(const Block& b, const void* p);
 
 }  // namespace emu
 }  // namespace moekit

@@ -35,22 +35,18 @@ std::string hex(uint64_t v) {
 
 [[noreturn]] void misuse(const char* site, const std::string& what) { fail(cudaErrorLaunchFailure, std::string(site) + ": " + what); }
 
-std::vector<uint32_t> warp_lanes() {
+const std::vector<uint32_t>& warp_lanes() {
   Block& b = *current_block();
   const uint32_t warp = current_thread()->warp;
-  std::vector<uint32_t> members;
-  for (uint32_t l = 0; l < 32; ++l) members.push_back(warp * 32 + l);
-  if (members.back() >= b.threads.size()) fail(cudaErrorLaunchFailure, "a warp-wide instruction in a partial warp");
-  return members;
+  if ((warp + 1) * 32 > b.threads.size()) fail(cudaErrorLaunchFailure, "a warp-wide instruction in a partial warp");
+  return b.warp_members[warp];
 }
 
-std::vector<uint32_t> warpgroup_threads(const char* site) {
+const std::vector<uint32_t>& warpgroup_threads(const char* site) {
   Block& b = *current_block();
   const uint32_t wg = current_thread()->tid / 128;
   if ((wg + 1) * 128 > b.threads.size()) misuse(site, "needs a whole warpgroup of 128 threads; the block has " + std::to_string(b.threads.size()));
-  std::vector<uint32_t> members;
-  for (uint32_t t = 0; t < 128; ++t) members.push_back(wg * 128 + t);
-  return members;
+  return b.warpgroup_members[wg];
 }
 
 // Global memory the copy engines read: checked against the live allocations.
@@ -371,7 +367,7 @@ void cp_async_wait(int pending, const char* site) {
 
 void ldmatrix(int num, bool trans, uint32_t address, uint32_t* regs, const char* site) {
   if (num != 1 && num != 2 && num != 4) misuse(site, "ldmatrix .x" + std::to_string(num));
-  const std::vector<uint32_t> lanes = warp_lanes();
+  const std::vector<uint32_t>& lanes = warp_lanes();
   LdmatrixLane lane{address, regs};
   LdmatrixContext ctx{num, trans, site, &lanes};
   collective(current_block()->warp_collectives[current_thread()->warp], lanes, current_thread()->lane, 0xFFFFFFFFu,
@@ -379,7 +375,7 @@ void ldmatrix(int num, bool trans, uint32_t address, uint32_t* regs, const char*
 }
 
 void mma_m16n8k16(int format, float* d, const uint32_t* a, const uint32_t* b, const char* site) {
-  const std::vector<uint32_t> lanes = warp_lanes();
+  const std::vector<uint32_t>& lanes = warp_lanes();
   MmaLane lane{d, a, b};
   MmaContext ctx{false, format_of(format), format_of(format)};
   collective(current_block()->warp_collectives[current_thread()->warp], lanes, current_thread()->lane, 0xFFFFFFFFu,
@@ -387,7 +383,7 @@ void mma_m16n8k16(int format, float* d, const uint32_t* a, const uint32_t* b, co
 }
 
 void mma_m16n8k32(int format_a, int format_b, float* d, const uint32_t* a, const uint32_t* b, const char* site) {
-  const std::vector<uint32_t> lanes = warp_lanes();
+  const std::vector<uint32_t>& lanes = warp_lanes();
   MmaLane lane{d, a, b};
   MmaContext ctx{true, format_of(format_a), format_of(format_b)};
   collective(current_block()->warp_collectives[current_thread()->warp], lanes, current_thread()->lane, 0xFFFFFFFFu,
@@ -516,7 +512,7 @@ void tma_load(uint32_t dst, const void* tensor_map, uint32_t bar, int rank, cons
 void wgmma_fence(const char*) {}
 
 void wgmma_e4m3(int n, float* d, uint64_t desc_a, uint64_t desc_b, bool scale_d, const char* site) {
-  const std::vector<uint32_t> members = warpgroup_threads(site);
+  const std::vector<uint32_t>& members = warpgroup_threads(site);
   const uint32_t wg = current_thread()->tid / 128;
   WgmmaLane lane{n, d, desc_a, desc_b, scale_d};
   WgmmaContext ctx{wg, site};
@@ -525,7 +521,7 @@ void wgmma_e4m3(int n, float* d, uint64_t desc_a, uint64_t desc_b, bool scale_d,
 }
 
 void wgmma_commit(const char* site) {
-  const std::vector<uint32_t> members = warpgroup_threads(site);
+  const std::vector<uint32_t>& members = warpgroup_threads(site);
   const uint32_t wg = current_thread()->tid / 128;
   WgmmaContext ctx{wg, site};
   collective(current_block()->warpgroup_collectives[wg], members, current_thread()->tid % 128, 0, "wgmma.commit_group",
@@ -533,7 +529,7 @@ void wgmma_commit(const char* site) {
 }
 
 void wgmma_wait(int pending, const char* site) {
-  const std::vector<uint32_t> members = warpgroup_threads(site);
+  const std::vector<uint32_t>& members = warpgroup_threads(site);
   const uint32_t wg = current_thread()->tid / 128;
   WaitContext ctx{wg, pending, site, &members};
   collective(current_block()->warpgroup_collectives[wg], members, current_thread()->tid % 128, 0, "wgmma.wait_group", site,
@@ -545,7 +541,7 @@ void setmaxnreg(bool increase, uint32_t registers, const char* site) {
     misuse(site, "register count " + std::to_string(registers) + " (a multiple of 8 in [24, 256])");
   }
   (void)increase;
-  const std::vector<uint32_t> members = warpgroup_threads(site);
+  const std::vector<uint32_t>& members = warpgroup_threads(site);
   const uint32_t wg = current_thread()->tid / 128;
   collective(current_block()->warpgroup_collectives[wg], members, current_thread()->tid % 128, 0,
              increase ? "setmaxnreg.inc" : "setmaxnreg.dec", site, nullptr, run_nothing, nullptr);

@@ -215,6 +215,10 @@ void run_block(Multiprocessor& m, Block& b, uint64_t seed, uint64_t block_linear
 
 Block* current_block() { return sm == nullptr ? nullptr : (sm->thread == nullptr ? nullptr : sm->block); }
 Thread* current_thread() { return sm == nullptr ? nullptr : sm->thread; }
+Block* running_block() {
+  const Multiprocessor* m = sm;
+  return m == nullptr || m->thread == nullptr ? nullptr : m->block;
+}
 
 std::string where(const Thread& t) {
   const Block& b = *sm->block;
@@ -291,6 +295,10 @@ bool run_grid(const GridLaunch& launch, KernelFault* fault) {
         for (uint32_t t = 0; t < threads; ++t) b.clock_of(t)[t] = 1;
         b.proxy_clock.assign(1 + warpgroups, 0);
         b.warp_collectives.resize((threads + 31) / 32);
+        b.warp_members.resize((threads + 31) / 32);
+        for (uint32_t t = 0; t < threads; ++t) b.warp_members[t / 32].push_back(t);
+        b.warpgroup_members.resize(threads / 128);
+        for (uint32_t t = 0; t < threads / 128 * 128; ++t) b.warpgroup_members[t / 128].push_back(t);
         b.warpgroup_collectives.resize(warpgroups);
         b.wgmma.resize(warpgroups);
         m.block = &b;

@@ -113,11 +113,10 @@ void check_write(Block& b, uint32_t writer, uint32_t own, const uint32_t* clock,
 
 }  // namespace
 
-bool shared_contains(const void* p) {
-  Block* b = current_block();
+bool shared_contains(const Block& b, const void* p) {
   const auto* q = static_cast<const uint8_t*>(p);
-  return (q >= b->dynamic_host - DYNAMIC_BASE && q < b->dynamic_host + b->dynamic_bytes) ||
-         (q >= b->static_host && q < b->static_host + b->static_bytes);
+  return (q >= b.dynamic_host - DYNAMIC_BASE && q < b.dynamic_host + b.dynamic_bytes) ||
+         (q >= b.static_host && q < b.static_host + b.static_bytes);
 }
 
 uint8_t* shared_host(uint32_t address, size_t bytes, const char* what) {

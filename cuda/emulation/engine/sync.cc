@@ -45,14 +45,13 @@ void collective(Collective& c, const std::vector<uint32_t>& members, uint32_t my
     c.site = site;
     c.mask = mask;
     c.arrived = 0;
-    c.member_arrived.assign(members.size(), 0);
-    c.member_data.assign(members.size(), nullptr);
+    std::memset(c.member_arrived, 0, members.size());
   }
   c.member_arrived[my_member] = 1;
   c.member_data[my_member] = my_data;
   ++c.arrived;
   // Everyone named must still be alive to arrive.
-  for (size_t i = 0; i < members.size(); ++i) {
+  for (size_t i = 0; b.live < b.threads.size() && i < members.size(); ++i) {
     const Thread& t = b.threads[members[i]];
     if (!c.member_arrived[i] && t.state == ThreadState::Exited) {
       fail(cudaErrorLaunchFailure, std::string(what) + " (" + site + ") names lane " + std::to_string(t.lane) +
@@ -66,7 +65,7 @@ void collective(Collective& c, const std::vector<uint32_t>& members, uint32_t my
     yield_blocked();
     return;  // the last arrival ran the instruction for this lane too
   }
-  run(c.member_data.data(), static_cast<uint32_t>(members.size()), context);
+  run(c.member_data, static_cast<uint32_t>(members.size()), context);
   for (uint32_t t : members) {
     if (t != me.tid) b.threads[t].state = ThreadState::Runnable;
   }
@@ -78,23 +77,28 @@ namespace {
 
 // The lanes of the caller's warp named by `mask`, in lane order, and the
 // caller's position among them.
-std::vector<uint32_t> warp_members(uint32_t mask, const char* what, const char* site, uint32_t* me_index) {
+const std::vector<uint32_t>& warp_members(uint32_t mask, const char* what, const char* site, uint32_t* me_index) {
   Block& b = *current_block();
   Thread& me = *current_thread();
   if ((mask & (1u << me.lane)) == 0) {
     fail(cudaErrorLaunchFailure, std::string(what) + " (" + site + ") called by lane " + std::to_string(me.lane) +
                                      ", which its mask " + hex(mask) + " does not include");
   }
-  std::vector<uint32_t> members;
+  const std::vector<uint32_t>& whole = b.warp_members[me.warp];
+  if (mask == 0xFFFFFFFFu && whole.size() == 32) {
+    *me_index = me.lane;
+    return whole;
+  }
+  thread_local std::vector<uint32_t> members;
+  members.clear();
   for (uint32_t l = 0; l < 32; ++l) {
     if ((mask & (1u << l)) == 0) continue;
-    const uint32_t t = me.warp * 32 + l;
-    if (t >= b.threads.size()) {
+    if (l >= whole.size()) {
       fail(cudaErrorLaunchFailure, std::string(what) + " (" + site + ") names lane " + std::to_string(l) +
                                        ", which this partial warp does not have");
     }
     if (l == me.lane) *me_index = static_cast<uint32_t>(members.size());
-    members.push_back(t);
+    members.push_back(whole[l]);
   }
   return members;
 }
@@ -224,7 +228,7 @@ void syncthreads(const char* site) { barrier_sync(0, 0, site); }
 
 void syncwarp(uint32_t mask, const char* site) {
   uint32_t me = 0;
-  const std::vector<uint32_t> members = warp_members(mask, "__syncwarp", site, &me);
+  const std::vector<uint32_t>& members = warp_members(mask, "__syncwarp", site, &me);
   SyncwarpContext ctx{&members};
   collective(current_block()->warp_collectives[current_thread()->warp], members, me, mask, "__syncwarp", site, nullptr,
              run_syncwarp, &ctx);
@@ -235,7 +239,7 @@ uint32_t shuffle(Shuffle kind, uint32_t mask, uint32_t value, int lane_or_delta,
     fail(cudaErrorLaunchFailure, std::string("shuffle (") + site + "): width " + std::to_string(width) + " is not a power of two up to 32");
   }
   uint32_t me = 0;
-  const std::vector<uint32_t> members = warp_members(mask, "__shfl_sync", site, &me);
+  const std::vector<uint32_t>& members = warp_members(mask, "__shfl_sync", site, &me);
   ShuffleLane lane{value, lane_or_delta, width, current_thread()->lane, 0};
   ShuffleContext ctx{kind, mask};
   collective(current_block()->warp_collectives[current_thread()->warp], members, me, mask, "__shfl_sync", site, &lane,
@@ -245,7 +249,7 @@ uint32_t shuffle(Shuffle kind, uint32_t mask, uint32_t value, int lane_or_delta,
 
 uint32_t ballot(uint32_t mask, bool predicate, const char* site) {
   uint32_t me = 0;
-  const std::vector<uint32_t> members = warp_members(mask, "__ballot_sync", site, &me);
+  const std::vector<uint32_t>& members = warp_members(mask, "__ballot_sync", site, &me);
   BallotLane lane{predicate, current_thread()->lane, 0};
   collective(current_block()->warp_collectives[current_thread()->warp], members, me, mask, "__ballot_sync", site, &lane,
              run_ballot, nullptr);
