@@ -52,6 +52,8 @@ foreach(profile ${MOEKIT_EMU_PROFILES})
     -x c++ -include ${MOEKIT_EMU_DIR}/compat.h
     # nvcc's #pragma unroll; memcpy into the toolkit's host __half2 class.
     ${MOEKIT_WARNINGS} -Wno-unknown-pragmas -Wno-class-memaccess -O2
+    # Line tables, so a report's "addr2line -Cfe ..." names the source line.
+    -g1
     # Every load and store the kernels make calls the engine's access hooks
     # (the instrumentation GCC emits for ThreadSanitizer; the hooks are the
     # emulation's own, libtsan is not linked).

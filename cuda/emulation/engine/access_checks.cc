@@ -11,6 +11,8 @@
 // parameters) is not checked.
 #include <cuda_runtime_api.h>
 
+#include <dlfcn.h>
+
 #include <cstdio>
 #include <string>
 
@@ -33,18 +35,20 @@ void check_global(const void* p, size_t bytes, bool write) {
   std::string why;
   if (!find_allocation(p, bytes, &a, &why)) {
     fail(cudaErrorIllegalAddress, std::string("out-of-bounds global-memory ") + (write ? "store" : "load") + " of " +
-                                      std::to_string(bytes) + " bytes at " + hex(reinterpret_cast<uintptr_t>(p)) + ": " + why);
+                                      std::to_string(bytes) + " bytes at " + hex(reinterpret_cast<uintptr_t>(p)) + ": " + why +
+                                      code_location(current_block()->access_pc));
   }
   const uintptr_t addr = reinterpret_cast<uintptr_t>(p);
   if (bytes > 1 && addr % bytes != 0 && (bytes == 2 || bytes == 4 || bytes == 8 || bytes == 16)) {
     fail(cudaErrorMisalignedAddress, std::string("misaligned global-memory ") + (write ? "store" : "load") + " of " +
-                                         std::to_string(bytes) + " bytes at " + hex(addr));
+                                         std::to_string(bytes) + " bytes at " + hex(addr) + code_location(current_block()->access_pc));
   }
 }
 
-inline void access(const void* p, size_t bytes, bool write) {
+inline void access(const void* p, size_t bytes, bool write, const void* pc) {
   Block* b = running_block();
   if (b == nullptr) return;
+  b->access_pc = pc;
   if (shared_contains(*b, p)) {
     shared_access(p, bytes, write);
   } else if (in_arena(p)) {
@@ -54,12 +58,23 @@ inline void access(const void* p, size_t bytes, bool write) {
 
 }  // namespace
 
+std::string code_location(const void* pc) {
+  Dl_info info;
+  if (pc == nullptr || dladdr(pc, &info) == 0 || info.dli_fname == nullptr) return "";
+  const uintptr_t offset = reinterpret_cast<uintptr_t>(pc) - reinterpret_cast<uintptr_t>(info.dli_fbase);
+  std::string file = info.dli_fname;
+  const size_t slash = file.rfind('/');
+  const std::string base = slash == std::string::npos ? file : file.substr(slash + 1);
+  return " at " + base + "+" + hex(offset) + " (addr2line -Cfe " + file + " " + hex(offset) + ")";
+}
+
 namespace device {
 
 void atomic_access(const void* address, size_t bytes, const char* site) {
   (void)site;
   Block* b = running_block();
   if (b == nullptr) return;
+  b->access_pc = nullptr;
   if (shared_contains(*b, address)) {
     // An atomic on shared memory is ordered with the other atomics; the
     // racecheck does not see it (it would report atomics racing each other).
@@ -76,10 +91,10 @@ void atomic_access(const void* address, size_t bytes, const char* site) {
 using moekit::emu::access;
 
 #define MOEKIT_EMU_HOOKS(n)                                                                                  \
-  extern "C" __attribute__((visibility("default"))) void __tsan_read##n(void* p) { access(p, n, false); }           \
-  extern "C" __attribute__((visibility("default"))) void __tsan_write##n(void* p) { access(p, n, true); }           \
-  extern "C" __attribute__((visibility("default"))) void __tsan_unaligned_read##n(void* p) { access(p, n, false); } \
-  extern "C" __attribute__((visibility("default"))) void __tsan_unaligned_write##n(void* p) { access(p, n, true); }
+  extern "C" __attribute__((visibility("default"))) void __tsan_read##n(void* p) { access(p, n, false, __builtin_return_address(0)); }           \
+  extern "C" __attribute__((visibility("default"))) void __tsan_write##n(void* p) { access(p, n, true, __builtin_return_address(0)); }           \
+  extern "C" __attribute__((visibility("default"))) void __tsan_unaligned_read##n(void* p) { access(p, n, false, __builtin_return_address(0)); } \
+  extern "C" __attribute__((visibility("default"))) void __tsan_unaligned_write##n(void* p) { access(p, n, true, __builtin_return_address(0)); }
 MOEKIT_EMU_HOOKS(1)
 MOEKIT_EMU_HOOKS(2)
 MOEKIT_EMU_HOOKS(4)
@@ -87,8 +102,8 @@ MOEKIT_EMU_HOOKS(8)
 MOEKIT_EMU_HOOKS(16)
 #undef MOEKIT_EMU_HOOKS
 
-extern "C" __attribute__((visibility("default"))) void __tsan_read_range(void* p, unsigned long bytes) { access(p, bytes, false); }
-extern "C" __attribute__((visibility("default"))) void __tsan_write_range(void* p, unsigned long bytes) { access(p, bytes, true); }
+extern "C" __attribute__((visibility("default"))) void __tsan_read_range(void* p, unsigned long bytes) { access(p, bytes, false, __builtin_return_address(0)); }
+extern "C" __attribute__((visibility("default"))) void __tsan_write_range(void* p, unsigned long bytes) { access(p, bytes, true, __builtin_return_address(0)); }
 extern "C" __attribute__((visibility("default"))) void __tsan_init() {}
 extern "C" __attribute__((visibility("default"))) void __tsan_func_entry(void*) {}
 extern "C" __attribute__((visibility("default"))) void __tsan_func_exit() {}

@@ -136,6 +136,10 @@ struct Block {
   ShadowByte* static_shadow = nullptr;
   uint8_t* static_pending = nullptr;
 
+  // The kernel instruction whose load or store is being checked (set by
+  // the access hooks), for reports.
+  const void* access_pc = nullptr;
+
   bool faulted = false;
   KernelFault fault;
 };
@@ -162,6 +166,10 @@ std::string where(const Thread& t);
 // Releases barrier `id` if every thread it waits for has arrived (also
 // after a thread exits: a whole-block barrier then needs one fewer).
 void release_barrier_if_complete(Block& b, uint32_t id);
+
+// " at libmoekit_kernels.so+0x1a2b (addr2line -e <path> 0x1a2b)" for a code
+// address in the kernels, "" when unknown.
+std::string code_location(const void* pc);
 
 // Scheduling, from inside a fiber.
 void yield_blocked();   // the thread's state says what it waits for

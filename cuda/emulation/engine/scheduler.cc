@@ -168,7 +168,9 @@ std::string deadlock_report(const Block& b) {
     for (uint32_t l = 0; l < 32 && w * 32 + l < b.threads.size(); ++l) {
       by_wait[describe_wait(b, b.threads[w * 32 + l])].push_back(l);
     }
-    for (const auto& [what, lanes] : by_wait) o << "\n  warp " << w << " lanes " << lanes_text(lanes) << ": " << what;
+    for (const auto& [what, lanes] : by_wait) {
+      o << "\n  warp " << w << (lanes.size() == 1 ? " lane " : " lanes ") << lanes_text(lanes) << ": " << what;
+    }
   }
   return o.str();
 }

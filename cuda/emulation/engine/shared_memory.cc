@@ -66,19 +66,22 @@ std::string thread_name(const Block& b, uint32_t t) {
   fail(cudaErrorIllegalAddress,
        std::string("out-of-bounds shared-memory access: ") + what + " of " + std::to_string(bytes) + " bytes at shared address " +
            hex(address) + "; the block has " + std::to_string(b.dynamic_bytes) + " bytes of dynamic shared memory at " +
-           hex(DYNAMIC_BASE) + " and " + std::to_string(b.static_bytes) + " bytes of static shared memory");
+           hex(DYNAMIC_BASE) + " and " + std::to_string(b.static_bytes) + " bytes of static shared memory" +
+           code_location(b.access_pc));
 }
 
 [[noreturn]] void race(Block& b, const char* kind, uint32_t t, uint32_t other, uint32_t address, const char* what) {
   fail(cudaErrorLaunchFailure, std::string("shared-memory race (") + kind + "): " + thread_name(b, t) + " " + what +
                                    " shared address " + hex(address) + ", last " +
                                    (std::strcmp(kind, "write after read") == 0 ? "read" : "written") + " by " +
-                                   thread_name(b, other) + " with no barrier or completed wait between them");
+                                   thread_name(b, other) + " with no barrier or completed wait between them" +
+                                   code_location(b.access_pc));
 }
 
 [[noreturn]] void in_flight(Block& b, uint32_t t, uint32_t address, const char* what) {
   fail(cudaErrorLaunchFailure, thread_name(b, t) + " " + what + " shared address " + hex(address) +
-                                   " while an asynchronous copy (cp.async or TMA) into it is still in flight: a wait is missing");
+                                   " while an asynchronous copy (cp.async or TMA) into it is still in flight: a wait is missing" +
+                                   code_location(b.access_pc));
 }
 
 void check_read(Block& b, uint32_t reader, uint32_t own, const uint32_t* clock, uint32_t address, const Region& r,
@@ -121,6 +124,7 @@ bool shared_contains(const Block& b, const void* p) {
 
 uint8_t* shared_host(uint32_t address, size_t bytes, const char* what) {
   Block& b = *current_block();
+  b.access_pc = nullptr;  // an instruction's access, not a load or store in the code
   Region r;
   if (!locate(b, address, bytes, &r)) out_of_bounds(b, address, bytes, what);
   return r.host;
@@ -129,6 +133,7 @@ uint8_t* shared_host(uint32_t address, size_t bytes, const char* what) {
 void shared_read(uint32_t reader, uint32_t reader_clock_value, const uint32_t* reader_clock, uint32_t address, void* dst,
                  size_t bytes, const char* what) {
   Block& b = *current_block();
+  b.access_pc = nullptr;
   Region r;
   if (!locate(b, address, bytes, &r)) out_of_bounds(b, address, bytes, what);
   check_read(b, reader, reader_clock_value, reader_clock, address, r, bytes, what);
@@ -138,6 +143,7 @@ void shared_read(uint32_t reader, uint32_t reader_clock_value, const uint32_t* r
 void shared_write(uint32_t writer, uint32_t writer_clock_value, const uint32_t* writer_clock, uint32_t address,
                   const void* src, size_t bytes, const char* what) {
   Block& b = *current_block();
+  b.access_pc = nullptr;
   Region r;
   if (!locate(b, address, bytes, &r)) out_of_bounds(b, address, bytes, what);
   check_write(b, writer, writer_clock_value, writer_clock, address, r, bytes, what);
@@ -146,6 +152,7 @@ void shared_write(uint32_t writer, uint32_t writer_clock_value, const uint32_t* 
 
 void shared_mark_pending(uint32_t address, size_t bytes, bool pending) {
   Block& b = *current_block();
+  b.access_pc = nullptr;  // an instruction's access, not a load or store in the code
   Region r;
   if (!locate(b, address, bytes, &r)) out_of_bounds(b, address, bytes, "asynchronous copy");
   std::memset(r.pending, pending ? 1 : 0, bytes);
@@ -161,7 +168,7 @@ void shared_access(const void* p, size_t bytes, bool write) {
   if (!locate(b, address, bytes, &r)) out_of_bounds(b, address, bytes, write ? "a store" : "a load");
   if (bytes > 1 && address % bytes != 0 && (bytes == 2 || bytes == 4 || bytes == 8 || bytes == 16)) {
     fail(cudaErrorMisalignedAddress, "misaligned shared-memory " + std::string(write ? "store" : "load") + " of " +
-                                         std::to_string(bytes) + " bytes at shared address " + hex(address));
+                                         std::to_string(bytes) + " bytes at shared address " + hex(address) + code_location(b.access_pc));
   }
   uint32_t* clock = b.clock_of(t.tid);
   if (write) {
