@@ -137,6 +137,13 @@ CublasLtLibrary cublaslt_library() {
   if (loaded) return *loaded;
 
   CublasLtLibrary result;
+#if defined(MOEKIT_EMULATION)
+  // cuBLASLt's kernels run on a real GPU only; on a machine with the CUDA
+  // toolkit the real library would load and talk to a real driver, or none.
+  (void)api;
+  result.reason = "cuBLASLt does not run on the emulated GPU; the cuBLAS baselines need a real one";
+  return result;
+#endif
   std::vector<Attempt> attempts;
   const char* explicit_path = std::getenv(PATH_ENV);
   if (explicit_path && explicit_path[0]) {

@@ -7,7 +7,7 @@
 // legacy default stream's ordering, pools and their accounting, out of
 // memory, sticky faults and their messages, launch checks, the arena's
 // reports, implicit and strict current devices, the driver entry points,
-// cuBLAS refused, and teardown at exit (in child processes).
+// and teardown at exit (in child processes).
 //
 // Kernels that must not finish yet wait on a gate the check opens, so no
 // result depends on timing.
@@ -19,7 +19,6 @@
 #include "../../../cuda/emulation/runtime/driver.cc"
 #include "../../../cuda/emulation/runtime/errors.cc"
 #include "../../../cuda/emulation/runtime/launch.cc"
-#include "../../../cuda/emulation/runtime/libraries.cc"
 #include "../../../cuda/emulation/runtime/memory_api.cc"
 #include "../../../cuda/emulation/runtime/streams.cc"
 
@@ -602,36 +601,6 @@ void check_driver_entry_points() {
   CHECK(arena_free(matrix));
 }
 
-void check_cublas_refused() {
-  dlerror();
-  CHECK(dlopen("libcublasLt.so.13", RTLD_NOW | RTLD_LOCAL) == nullptr);
-  const char* e = dlerror();
-  CHECK(e != nullptr && std::strstr(e, "emulated GPU") != nullptr);
-  // A path to an existing file is refused without being loaded (this one is
-  // empty: the dynamic loader would call it too short); a missing one gets
-  // the loader's own error.
-  char existing[] = "/tmp/moekit-runtime-check-XXXXXX";
-  CHECK(mkdtemp(existing) != nullptr);
-  const std::string fake = std::string(existing) + "/libcublasLt.so.13";
-  const int fd = open(fake.c_str(), O_CREAT | O_WRONLY, 0600);
-  CHECK(fd >= 0);
-  close(fd);
-  CHECK(dlopen(fake.c_str(), RTLD_NOW | RTLD_LOCAL) == nullptr);
-  e = dlerror();
-  CHECK(e != nullptr && std::strstr(e, "emulated GPU") != nullptr);
-  unlink(fake.c_str());
-  CHECK(dlopen(fake.c_str(), RTLD_NOW | RTLD_LOCAL) == nullptr);
-  e = dlerror();
-  CHECK(e != nullptr && std::strstr(e, "No such file or directory") != nullptr);
-  rmdir(existing);
-  CHECK(dlopen("libdoes-not-exist.so", RTLD_NOW | RTLD_LOCAL) == nullptr);
-  e = dlerror();
-  CHECK(e != nullptr && std::strstr(e, "libdoes-not-exist.so") != nullptr);
-  void* libm = dlopen("libm.so.6", RTLD_NOW | RTLD_LOCAL);
-  CHECK(libm != nullptr);
-  if (libm) dlclose(libm);
-}
-
 // ---- child processes ------------------------------------------------------------------
 struct ChildResult {
   int status = -1;
@@ -770,7 +739,6 @@ int main(int argc, char** argv) {
   check_legacy_stream();
   check_pools_and_out_of_memory();
   check_arena_reports();
-  check_cublas_refused();
   check_launches_and_sticky_faults();  // faults both devices: keep last but one
   check_driver_entry_points();
 
