@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding.js';
 import { type Device, UnsupportedError, buildInfo, device, gemm, kernelVersions } from '../../lib/index.js';
 import { expectClose } from '../helpers/close.js';
-import { cudaDevice, cudaSkipReason } from '../helpers/devices.js';
+import { cudaDevice, cudaSkipReason, gemmWork, tooLargeToEmulate } from '../helpers/devices.js';
 import { rng } from '../helpers/rng.js';
 import { productTolerance } from '../helpers/tolerance.js';
 import { accumulatorOf, describeUnverifiedEntry, smOf } from '../helpers/versions.js';
@@ -60,29 +60,33 @@ describe.skipIf(!gpu)(`gemm v2 on ${gpu ? gpu.name : `cuda (skipped: ${skipReaso
     return { ref, out, dispose };
   }
 
-  it.each(shapes)('M=%i N=%i K=%i: %s', async (m, n, k) => {
-    const dev = gpu!;
-    binding().setPoison(dev.id, true);
-    try {
-      for (const dtype of ['bf16', 'f16'] as const) {
-        for (const outDtype of ['f32', dtype] as const) {
-          const { ref, out, dispose } = run(dev, m, n, k, dtype, outDtype);
-          try {
-            expect(out.shape).toEqual([m, n]);
-            expect(out.dtype).toBe(outDtype);
-            // Same inputs; the output's rounding plus both accumulations.
-            const want = await ref.toArray();
-            const tol = productTolerance(outDtype, want, k, [accumulatorOf('gemm', 'v2', { m, n, k, dtype, sm: smOf(dev.info) }), 'f32']);
-            expectClose(`v2 ${dtype} -> ${outDtype} ${m}x${n}x${k}`, await out.toArray(), want, tol, { shape: [m, n] });
-          } finally {
-            dispose();
+  for (const [m, n, k, what] of shapes) {
+    // A run for each of two input dtypes and two output dtypes; too slow for the emulated GPU on the largest shapes.
+    const skip = tooLargeToEmulate(gpu, 4 * gemmWork('gemm', 'v2', m, n, k));
+    it.skipIf(skip !== '')(`M=${m} N=${n} K=${k}: ${what}${skip ? ` (${skip})` : ''}`, async () => {
+      const dev = gpu!;
+      binding().setPoison(dev.id, true);
+      try {
+        for (const dtype of ['bf16', 'f16'] as const) {
+          for (const outDtype of ['f32', dtype] as const) {
+            const { ref, out, dispose } = run(dev, m, n, k, dtype, outDtype);
+            try {
+              expect(out.shape).toEqual([m, n]);
+              expect(out.dtype).toBe(outDtype);
+              // Same inputs; the output's rounding plus both accumulations.
+              const want = await ref.toArray();
+              const tol = productTolerance(outDtype, want, k, [accumulatorOf('gemm', 'v2', { m, n, k, dtype, sm: smOf(dev.info) }), 'f32']);
+              expectClose(`v2 ${dtype} -> ${outDtype} ${m}x${n}x${k}`, await out.toArray(), want, tol, { shape: [m, n] });
+            } finally {
+              dispose();
+            }
           }
         }
+      } finally {
+        binding().setPoison(dev.id, false);
       }
-    } finally {
-      binding().setPoison(dev.id, false);
-    }
-  });
+    });
+  }
 
   it('refuses K that is no multiple of 8, saying why', () => {
     const dev = gpu!;

@@ -120,23 +120,96 @@ export function emulatedProfile(): string {
 }
 
 /**
- * The most work one test case may cost on the emulated GPU, in multiply-adds
- * (or element operations for elementwise ops). The emulation runs every CUDA
- * thread of every block on the CPU with every memory access checked: about
- * 1e8 multiply-adds a second on the tensor-core paths, far fewer on the SIMT
- * ones. Larger cases (the DeepSeek-V3 shapes at M = 4096) are left to real
- * GPUs; the smaller cases beside them cover the same paths: ragged M, N and
- * K, M = 1, every tile boundary and the pipeline's wrap-around.
+ * What a unit of work costs the emulated GPU, in tensor-core multiply-adds,
+ * so that every kernel is weighed on the one scale of
+ * {@link EMULATED_WORK_LIMIT}. Measured on the emulation build, on one CPU
+ * core: the tensor-core paths (mma.sync, wgmma) run about 3e8 multiply-adds
+ * a second over their padded tiles; the SIMT v1 GEMMs about 6e7, a fifth of
+ * that; the elementwise kernels (cast, quantize, dequantize: a CUDA thread
+ * per element or per few) 3e6 (cast) to 2e7 elements a second, as every
+ * thread is scheduled and checked on its own. Elements are weighed as the
+ * slowest of them.
  */
-export const EMULATED_WORK_LIMIT = 2 ** 26;
+export const EMULATED_COST = {
+  /** A multiply-add of mma.sync or wgmma, padded tiles included. */
+  tensorCoreMac: 1,
+  /** A multiply-add of a SIMT GEMM (gemm v1, fp8Gemm v1), padded tiles included. */
+  simtMac: 5,
+  /** An element of an elementwise kernel (cast, quantize, dequantize). */
+  element: 100,
+} as const;
 
 /**
- * Why `dev` skips a case costing `work` multiply-adds, or `''` when it runs
- * it: only the emulated GPU skips, and only above
- * {@link EMULATED_WORK_LIMIT}. Put the reason in the test title or log it, so
- * the run says what it left out.
+ * The most work one test case may cost on the emulated GPU, in tensor-core
+ * multiply-adds ({@link EMULATED_COST} weighs the other kernels): about 7 s
+ * of emulation. The GPU test files then take about a minute and a half per
+ * profile on a two-core machine, so that the three profiles and the
+ * emulation build fit well within ten minutes of CI; twice the limit would
+ * let in about two minutes more per profile. Larger cases (the DeepSeek-V3
+ * shapes at M = 4096, the SIMT GEMMs on any DeepSeek-V3 shape, elementwise
+ * kernels over DeepSeek-V3 weights) are left to real GPUs; the smaller cases
+ * beside them cover the same paths: ragged M, N and K, M = 1, every tile
+ * boundary and the pipeline's wrap-around.
+ */
+export const EMULATED_WORK_LIMIT = 2 ** 31;
+
+/**
+ * Why `dev` skips a case costing `work` ({@link EMULATED_COST} units), or
+ * `''` when it runs it: only the emulated GPU skips, and only above
+ * {@link EMULATED_WORK_LIMIT}. Put the reason in the test title or log it,
+ * so the run says what it left out.
  */
 export function tooLargeToEmulate(dev: Device | undefined, work: number): string {
   if (dev === undefined || dev.kind !== 'cuda' || emulatedProfile() === '' || work <= EMULATED_WORK_LIMIT) return '';
-  return `skipped on the emulated GPU: ${work.toExponential(1)} multiply-adds, above its ${EMULATED_WORK_LIMIT.toExponential(1)} limit (run on a real GPU)`;
+  return `skipped on the emulated GPU: ${work.toExponential(1)} tensor-core multiply-adds of work, above its ${EMULATED_WORK_LIMIT.toExponential(1)} limit (run on a real GPU)`;
+}
+
+/**
+ * For a test that loops over cases costing `works`: why `dev` skips the
+ * whole test, or `''` when at least one case runs (the others are then
+ * skipped one by one, with {@link tooLargeToEmulate}). The reason, for the
+ * test title, names the work of the cheapest case.
+ */
+export function allTooLargeToEmulate(dev: Device | undefined, works: readonly number[]): string {
+  const cheapest = Math.min(...works);
+  if (works.length === 0 || tooLargeToEmulate(dev, cheapest) === '') return '';
+  return `skipped on the emulated GPU: every case is above its ${EMULATED_WORK_LIMIT.toExponential(1)} limit, the cheapest at ${cheapest.toExponential(1)} tensor-core multiply-adds of work (run on a real GPU)`;
+}
+
+/** The tiles a GEMM kernel computes: rows, columns and K per tile, and the cost of its multiply-adds. */
+interface GemmTiling {
+  readonly tile: readonly [number, number, number];
+  readonly mac: number;
+}
+
+/**
+ * How each CUDA GEMM version tiles its output (cuda/gemm/): a partial tile
+ * costs the emulated GPU as much as a whole one, since every thread of the
+ * block runs and the padding is zero-filled rather than skipped.
+ */
+function gemmTiling(op: 'gemm' | 'fp8Gemm', version: string, m: number): GemmTiling {
+  const simt = (bk: number): GemmTiling => ({ tile: [64, 64, bk], mac: EMULATED_COST.simtMac });
+  const tensorCore = (bm: number, bn: number, bk: number): GemmTiling => ({ tile: [bm, bn, bk], mac: EMULATED_COST.tensorCoreMac });
+  if (op === 'gemm') {
+    if (version === 'v1') return simt(16); // gemm_v1.cu, simt_tile.cuh
+    if (version === 'v2') return tensorCore(128, 128, 32); // gemm_config_v2.h
+  } else {
+    if (version === 'v1') return simt(32); // fp8_gemm_v1.cu
+    if (version === 'v2') return tensorCore(128, 128, 128); // fp8_gemm_config_v2.h
+    if (version === 'v3') return m <= 64 ? tensorCore(64, 32, 128) : tensorCore(128, 128, 128); // sm90/fp8_gemm_config_v3.h
+  }
+  // A version not listed yet: weighed as the costliest kind, so that it is
+  // skipped rather than run past the time budget.
+  return { tile: [128, 128, 128], mac: EMULATED_COST.simtMac };
+}
+
+/**
+ * What one call of `version` of `op` (gemm or fp8Gemm) on an M x N x K
+ * product costs the emulated GPU ({@link EMULATED_COST} units): the
+ * multiply-adds of its tiles, M, N and K rounded up to whole tiles.
+ */
+export function gemmWork(op: 'gemm' | 'fp8Gemm', version: string, m: number, n: number, k: number): number {
+  const { tile, mac } = gemmTiling(op, version, m);
+  const up = (x: number, t: number): number => Math.ceil(x / t) * t;
+  return up(m, tile[0]) * up(n, tile[1]) * up(k, tile[2]) * mac;
 }
