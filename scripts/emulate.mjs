@@ -78,7 +78,16 @@ function runProfile(profile, files) {
   const addon = join(buildDir, profile, 'moekit.node');
   const output = join(buildDir, profile, 'vitest.json');
   const vitest = join(dirname(require.resolve('vitest/package.json')), 'vitest.mjs');
-  const env = { ...process.env, MOEKIT_BINDING_PATH: addon, MOEKIT_EXPECT_GPU: '1' };
+  // Two emulated GPUs, so the cross-device paths (peer copies, a queue per
+  // device) run too; a CUDA call on a thread that selected no device is an
+  // error rather than a silent use of device 0.
+  const env = {
+    MOEKIT_EMU_DEVICES: '2',
+    MOEKIT_EMU_STRICT_DEVICE: '1',
+    ...process.env,
+    MOEKIT_BINDING_PATH: addon,
+    MOEKIT_EXPECT_GPU: '1',
+  };
   const started = Date.now();
   spawnSync(process.execPath, [vitest, 'run', '--reporter=dot', '--reporter=json', `--outputFile.json=${output}`, ...files], {
     cwd: root,
@@ -143,6 +152,27 @@ function main() {
     console.log('\nfailures:');
     for (const f of failures.slice(0, 40)) console.log(`  ${f}`);
     if (failures.length > 40) console.log(`  ... and ${failures.length - 40} more`);
+  }
+  // A version's emulated_on (its version table) should list the profiles,
+  // among those its architecture range admits, on which all its tests passed.
+  const SM = { sm80: 80, sm89: 89, sm90a: 90 };
+  const stale = [];
+  for (const [op, list] of Object.entries(registry)) {
+    for (const v of list) {
+      const recorded = v.emulatedOn ? v.emulatedOn.split(',') : [];
+      for (const profile of opts.profiles) {
+        const sm = SM[profile];
+        const runs = sm >= v.minSm && (v.maxSm === 0 || sm <= v.maxSm);
+        const c = rows.get(`${op} ${v.name}`).get(profile);
+        const clean = runs && c !== undefined && c.failed === 0 && c.passed > 0;
+        if (clean && !recorded.includes(profile)) stale.push(`${op} ${v.name}: passed on ${profile}; add it to emulated_on`);
+        if (!clean && recorded.includes(profile)) stale.push(`${op} ${v.name}: emulated_on lists ${profile}, which it did not pass`);
+      }
+    }
+  }
+  if (stale.length > 0) {
+    console.log('\nversion tables to update (native/ops/<family>/<op>.cc):');
+    for (const line of stale) console.log(`  ${line}`);
   }
   console.log(`emulated: ${passed} passed, ${failed} failed`);
   process.exit(failed > 0 ? 1 : 0);

@@ -185,7 +185,7 @@ describe.skipIf(!gpu)(`cuda${gpu ? '' : ` (skipped: ${cudaSkipReason()})`}: devi
     const cpu = device('cpu');
     using p = cpu.zeros([4], 'f32', { pinned: true });
     expect(Array.from(await p.toArray())).toEqual([0, 0, 0, 0]);
-    expectThrow(() => gpu!.zeros([4], 'f32', { pinned: true }), TypeError, 'zeros: pinned must be false for a GPU tensor (only host tensors are pinned), got true');
+    expectThrow(() => gpu!.zeros([4], 'f32', { pinned: true }), TypeError, 'zeros: options.pinned must be false for a GPU tensor (only host tensors are pinned), got true');
   });
 
   it('timing markers of two devices cannot be compared', () => {

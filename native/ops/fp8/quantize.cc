@@ -14,12 +14,15 @@ namespace moekit {
 // The CUDA versions, v1 first. `verified_on` lists the architectures where
 // a version passed the CUDA tests on a real GPU; change it only after such
 // a run. A version never run on a GPU has "" and is reachable only by name.
+// `emulated_on` lists the emulation profiles on which its CUDA tests passed
+// (npm run emulate, which says when a passing profile is missing from it);
+// it never makes a version eligible for auto.
 const std::vector<KernelVersion<QuantizeParams>>& quantize_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<QuantizeParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "warp per 1x128 block, block per 128x128 tile", 80, 0, "", "", "", always_supported<QuantizeParams>, quantize_v1},
-      {"v2", "16-byte vector loads, tile held in registers", 80, 0, "", "", "", quantize_v2_unsupported, quantize_v2},
+      {"v1", "warp per 1x128 block, block per 128x128 tile", 80, 0, "", "", "sm80,sm89,sm90a", always_supported<QuantizeParams>, quantize_v1},
+      {"v2", "16-byte vector loads, tile held in registers", 80, 0, "", "", "sm80,sm89,sm90a", quantize_v2_unsupported, quantize_v2},
 #endif
   };
   return versions;
@@ -29,7 +32,7 @@ const std::vector<KernelVersion<DequantizeParams>>& dequantize_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<DequantizeParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "a thread per element", 80, 0, "", "", "", always_supported<DequantizeParams>, dequantize_v1},
+      {"v1", "a thread per element", 80, 0, "", "", "sm80,sm89,sm90a", always_supported<DequantizeParams>, dequantize_v1},
 #endif
   };
   return versions;

@@ -17,10 +17,10 @@ const std::vector<KernelVersion<Fp8GemmParams>>& fp8_gemm_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<Fp8GemmParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "tiled SIMT, FP8 decoded in shared memory, promotion every 128", 80, 0, "", "", "", fp8_gemm_v1_unsupported, fp8_gemm_v1},
-      {"v2", "mma.sync FP8 m16n8k32 (sm_89+; bf16 m16n8k16 on sm_80), 3-stage cp.async pipeline, promotion every 128", 80, 0, "", "", "",
+      {"v1", "tiled SIMT, FP8 decoded in shared memory, promotion every 128", 80, 0, "", "", "sm80,sm89,sm90a", fp8_gemm_v1_unsupported, fp8_gemm_v1},
+      {"v2", "mma.sync FP8 m16n8k32 (sm_89+; bf16 m16n8k16 on sm_80), 3-stage cp.async pipeline, promotion every 128", 80, 0, "", "", "sm80,sm89,sm90a",
        fp8_gemm_v2_unsupported, fp8_gemm_v2},
-      {"v3", "sm_90a: TMA + wgmma, warp-specialized, persistent, promotion every 128", 90, 90, "90a", "", "", fp8_gemm_v3_unsupported,
+      {"v3", "sm_90a: TMA + wgmma, warp-specialized, persistent, promotion every 128", 90, 90, "90a", "", "sm90a", fp8_gemm_v3_unsupported,
        fp8_gemm_v3},
 #endif
   };

@@ -13,12 +13,15 @@ namespace moekit {
 // The CUDA versions, v1 first. `verified_on` lists the architectures where
 // a version passed the CUDA tests on a real GPU; change it only after such
 // a run. A version never run on a GPU has "" and is reachable only by name.
+// `emulated_on` lists the emulation profiles on which its CUDA tests passed
+// (npm run emulate, which says when a passing profile is missing from it);
+// it never makes a version eligible for auto.
 const std::vector<KernelVersion<GemmParams>>& gemm_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<GemmParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "tiled SIMT FMA, any dtype", 80, 0, "", "", "", gemm_v1_unsupported, gemm_v1},
-      {"v2", "mma.sync bf16/f16 tensor cores, ldmatrix from swizzled shared memory, 4-stage cp.async pipeline", 80, 0, "", "", "",
+      {"v1", "tiled SIMT FMA, any dtype", 80, 0, "", "", "sm80,sm89,sm90a", gemm_v1_unsupported, gemm_v1},
+      {"v2", "mma.sync bf16/f16 tensor cores, ldmatrix from swizzled shared memory, 4-stage cp.async pipeline", 80, 0, "", "", "sm80,sm89,sm90a",
        gemm_v2_unsupported, gemm_v2},
 #endif
   };

@@ -15,7 +15,7 @@ const std::vector<KernelVersion<CastParams>>& cast_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<CastParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "a thread per element", 80, 0, "", "", "", always_supported<CastParams>, cast_v1},
+      {"v1", "a thread per element", 80, 0, "", "", "sm80,sm89,sm90a", always_supported<CastParams>, cast_v1},
 #endif
   };
   return versions;

@@ -629,7 +629,9 @@ const cases: Case[] = [
     name: 'to',
     run(g) {
       const t = anyLive(g);
-      const target = g.pick(["'cpu'", 'cpu', 'dev', "'auto'", 'm.device()']);
+      // The copy is tracked as living on the device under test, so the target
+      // must be that device: 'auto' or m.device() is a GPU wherever one exists.
+      const target = g.pick(g.options.deviceKind === 'cpu' ? ["'cpu'", 'cpu', 'dev', 'dev.id'] : ['dev', 'dev.id']);
       const opts = g.pick(['', ', {}', ', { pinned: false }']);
       const def = g.newVar();
       g.emit({ ops: ['to'], src: `${t.ref}.to(${target}${opts})`, expect: 'ok', deps: [t.root], def, post: isTensorPost(t.dtype, t.shape) });
