@@ -125,7 +125,12 @@ inline int __float_as_int(float f) {
   std::memcpy(&i, &f, 4);
   return i;
 }
-// The device min/max overloads of CUDA's math library.
+// The device min/max overloads of CUDA's math library. For floats they are
+// fminf/fmaxf: a NaN operand gives the other one.
+inline float min(float a, float b) { return fminf(a, b); }
+inline float max(float a, float b) { return fmaxf(a, b); }
+inline double min(double a, double b) { return fmin(a, b); }
+inline double max(double a, double b) { return fmax(a, b); }
 template <typename A, typename B>
 inline std::common_type_t<A, B> min(A a, B b) {
   return b < a ? b : a;

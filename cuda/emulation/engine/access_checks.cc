@@ -30,7 +30,7 @@ std::string hex(uintptr_t v) {
   return buf;
 }
 
-void check_global(const void* p, size_t bytes, bool write) {
+void check_global(const void* p, size_t bytes, bool write, bool aligned) {
   Allocation a;
   std::string why;
   if (!find_allocation(p, bytes, &a, &why)) {
@@ -39,20 +39,43 @@ void check_global(const void* p, size_t bytes, bool write) {
                                       code_location(current_block()->access_pc));
   }
   const uintptr_t addr = reinterpret_cast<uintptr_t>(p);
-  if (bytes > 1 && addr % bytes != 0 && (bytes == 2 || bytes == 4 || bytes == 8 || bytes == 16)) {
+  if (aligned && bytes > 1 && addr % bytes != 0 && (bytes == 2 || bytes == 4 || bytes == 8 || bytes == 16)) {
     fail(cudaErrorMisalignedAddress, std::string("misaligned global-memory ") + (write ? "store" : "load") + " of " +
                                          std::to_string(bytes) + " bytes at " + hex(addr) + code_location(current_block()->access_pc));
   }
 }
 
-inline void access(const void* p, size_t bytes, bool write, const void* pc) {
+// A thread that has done this many loads of shared or global memory in one
+// turn without a store or a synchronisation yields as if spinning (about a
+// second of emulation); if no thread can then make progress, the scheduler
+// reports the block as deadlocked, instead of the run hanging on a spin
+// whose flag nothing will set (another block's, say: blocks run one after
+// another).
+constexpr uint64_t SPIN_LOADS = uint64_t{1} << 26;
+
+// `aligned`: the compiler emitted the access as a naturally aligned one (the
+// __tsan_readN / writeN hooks), which the GPU requires to be aligned; the
+// unaligned and range hooks come from copies the GPU code would split.
+inline void access(const void* p, size_t bytes, bool write, const void* pc, bool aligned) {
   Block* b = running_block();
   if (b == nullptr) return;
   b->access_pc = pc;
   if (shared_contains(*b, p)) {
-    shared_access(p, bytes, write);
+    shared_access(p, bytes, write, aligned);
   } else if (in_arena(p)) {
-    check_global(p, bytes, write);
+    check_global(p, bytes, write, aligned);
+  } else {
+    return;
+  }
+  Thread& t = *b->running;
+  if (write) {
+    t.quiet_loads = 0;
+    ++b->progress;
+  } else if (++t.quiet_loads >= SPIN_LOADS) {
+    t.quiet_loads = 0;
+    t.wait_what = "a loop of loads of shared or global memory with no store or synchronisation (spinning on memory?)";
+    t.wait_site = "";
+    yield_spinning();
   }
 }
 
@@ -76,11 +99,9 @@ void atomic_access(const void* address, size_t bytes, const char* site) {
   if (b == nullptr) return;
   b->access_pc = nullptr;
   if (shared_contains(*b, address)) {
-    // An atomic on shared memory is ordered with the other atomics; the
-    // racecheck does not see it (it would report atomics racing each other).
-    (void)shared_host(generic_to_shared(address), bytes, "an atomic");
+    shared_atomic(address, bytes);
   } else if (in_arena(address)) {
-    check_global(address, bytes, true);
+    check_global(address, bytes, true, true);
   }
 }
 
@@ -91,10 +112,10 @@ void atomic_access(const void* address, size_t bytes, const char* site) {
 using moekit::emu::access;
 
 #define MOEKIT_EMU_HOOKS(n)                                                                                  \
-  extern "C" __attribute__((visibility("default"))) void __tsan_read##n(void* p) { access(p, n, false, __builtin_return_address(0)); }           \
-  extern "C" __attribute__((visibility("default"))) void __tsan_write##n(void* p) { access(p, n, true, __builtin_return_address(0)); }           \
-  extern "C" __attribute__((visibility("default"))) void __tsan_unaligned_read##n(void* p) { access(p, n, false, __builtin_return_address(0)); } \
-  extern "C" __attribute__((visibility("default"))) void __tsan_unaligned_write##n(void* p) { access(p, n, true, __builtin_return_address(0)); }
+  extern "C" __attribute__((visibility("default"))) void __tsan_read##n(void* p) { access(p, n, false, __builtin_return_address(0), true); }           \
+  extern "C" __attribute__((visibility("default"))) void __tsan_write##n(void* p) { access(p, n, true, __builtin_return_address(0), true); }           \
+  extern "C" __attribute__((visibility("default"))) void __tsan_unaligned_read##n(void* p) { access(p, n, false, __builtin_return_address(0), false); } \
+  extern "C" __attribute__((visibility("default"))) void __tsan_unaligned_write##n(void* p) { access(p, n, true, __builtin_return_address(0), false); }
 MOEKIT_EMU_HOOKS(1)
 MOEKIT_EMU_HOOKS(2)
 MOEKIT_EMU_HOOKS(4)
@@ -102,8 +123,8 @@ MOEKIT_EMU_HOOKS(8)
 MOEKIT_EMU_HOOKS(16)
 #undef MOEKIT_EMU_HOOKS
 
-extern "C" __attribute__((visibility("default"))) void __tsan_read_range(void* p, unsigned long bytes) { access(p, bytes, false, __builtin_return_address(0)); }
-extern "C" __attribute__((visibility("default"))) void __tsan_write_range(void* p, unsigned long bytes) { access(p, bytes, true, __builtin_return_address(0)); }
+extern "C" __attribute__((visibility("default"))) void __tsan_read_range(void* p, unsigned long bytes) { access(p, bytes, false, __builtin_return_address(0), false); }
+extern "C" __attribute__((visibility("default"))) void __tsan_write_range(void* p, unsigned long bytes) { access(p, bytes, true, __builtin_return_address(0), false); }
 extern "C" __attribute__((visibility("default"))) void __tsan_init() {}
 extern "C" __attribute__((visibility("default"))) void __tsan_func_entry(void*) {}
 extern "C" __attribute__((visibility("default"))) void __tsan_func_exit() {}

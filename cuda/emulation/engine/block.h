@@ -37,7 +37,11 @@ struct Thread {
   uint32_t warp = 0, lane = 0;
   FiberContext fiber;
   ThreadState state = ThreadState::Runnable;
-  bool spun = false;  // its last turn ended in a failed try_wait
+  bool spun = false;  // its last turn ended in a failed try_wait (or a loop of loads, see quiet_loads)
+  // Loads of shared or global memory since its last store or
+  // synchronisation in this turn: a thread that only loads for very long is
+  // presumably spinning on memory nothing will change, and yields as spinning.
+  uint64_t quiet_loads = 0;
   // What it waits on, for deadlock reports.
   const char* wait_what = "";
   const char* wait_site = "";
@@ -57,6 +61,12 @@ struct Collective {
   uint32_t arrived = 0;
   uint8_t member_arrived[128] = {};
   void* member_data[128] = {};
+};
+
+// A warp's collectives in progress: lanes in disjoint masks may be in
+// different ones at once (e.g. two half-warp shuffles interleaved).
+struct WarpCollectives {
+  Collective slots[4];
 };
 
 struct NamedBarrier {
@@ -88,6 +98,8 @@ struct WgmmaOp {
   std::vector<float*> d;           // each thread's registers
   std::vector<float> d_in;         // their values at issue (64 x n), when no earlier op in flight writes them
   bool chained = false;            // an earlier op in flight writes the same registers: use its result
+  std::vector<uint8_t> operands;   // the shared-memory bytes it read at issue, in the order it read them
+  uint32_t read_clock = 0;         // its reads' clock as the warpgroup's wgmma proxy
 };
 
 struct WarpgroupAsync {
@@ -107,6 +119,7 @@ struct Block {
   const GridLaunch* launch = nullptr;
   device::Index3 block_idx{}, block_dim{}, grid_dim{};
   std::vector<Thread> threads;
+  Thread* running = nullptr;  // the thread whose fiber runs now
   uint32_t live = 0;
   uint64_t progress = 0;  // bumps whenever a waiting thread could have been released
 
@@ -121,7 +134,7 @@ struct Block {
   NamedBarrier barriers[16];
   std::vector<std::vector<uint32_t>> warp_members;       // per warp: its 32 threads
   std::vector<std::vector<uint32_t>> warpgroup_members;  // per warpgroup: its 128 threads
-  std::vector<Collective> warp_collectives;       // per warp
+  std::vector<WarpCollectives> warp_collectives;  // per warp
   std::vector<Collective> warpgroup_collectives;  // per warpgroup
   std::vector<WarpgroupAsync> wgmma;              // per warpgroup
   std::unordered_map<uint32_t, MbarrierState> mbarriers;
@@ -129,6 +142,7 @@ struct Block {
   // Shared memory: dynamic window and static (TLS) range, with shadows.
   uint8_t* dynamic_host = nullptr;  // host address of shared address DYNAMIC_BASE
   size_t dynamic_bytes = 0;
+  size_t window_bytes = 0;          // the mapped window from shared address 0: accesses anywhere in it are checked
   uint8_t* static_host = nullptr;
   size_t static_bytes = 0;
   ShadowByte* dynamic_shadow = nullptr;
@@ -181,6 +195,10 @@ void clock_tick(uint32_t t);
 void clock_join(uint32_t* into, const uint32_t* from, uint32_t width);
 void barrier_join(const std::vector<uint32_t>& members);
 
+// The collective of the caller's warp that lanes of `mask` are in, or a
+// free one; fails when another in progress names some of the same lanes.
+Collective& warp_collective(uint32_t mask, const char* what, const char* site);
+
 // Collectives: blocks until every member arrived, the last one runs
 // `run(member_data)`. `members` are block thread indices; `mask` is the
 // warp's lane mask for warp collectives (0 for warpgroups).
@@ -198,8 +216,13 @@ void shared_write(uint32_t writer, uint32_t writer_clock_value, const uint32_t* 
 // Marks bytes as the destination of an asynchronous copy in flight
 // (poisoned; any access before it lands is a failure).
 void shared_mark_pending(uint32_t address, size_t bytes, bool pending);
-// The check every kernel load and store of shared memory goes through.
-void shared_access(const void* p, size_t bytes, bool write);
+// The check every kernel load and store of shared memory goes through;
+// `aligned`: an access the compiler emitted as aligned (2, 4, 8 or 16 bytes),
+// which must then be.
+void shared_access(const void* p, size_t bytes, bool write, bool aligned);
+// An atomic on shared memory: bounds, alignment and copies in flight are
+// checked; it is not a race with other atomics, so the shadow is untouched.
+void shared_atomic(const void* p, size_t bytes);
 bool shared_contains(const Block& b, const void* p);
 
 }  // namespace emu

@@ -202,6 +202,41 @@ ptx::Format format_of(int f) {
 
 // ---- wgmma -------------------------------------------------------------------------
 
+// Shared memory a wgmma read at issue, replayed at its wait: the operands
+// are checked (in flight, races) when the instruction is issued, as the GPU
+// may read them any time from then on, and the product is computed at the
+// wait from what was read.
+class OperandRecorder : public ptx::SharedMemory {
+ public:
+  OperandRecorder(uint32_t proxy, uint32_t proxy_clock, const uint32_t* view, std::vector<uint8_t>* bytes)
+      : proxy_(proxy), proxy_clock_(proxy_clock), view_(view), bytes_(bytes) {}
+  bool read(int, uint32_t address, void* dst, size_t bytes) override {
+    shared_read(proxy_, proxy_clock_, view_, address, dst, bytes, "wgmma reads");
+    const auto* p = static_cast<const uint8_t*>(dst);
+    bytes_->insert(bytes_->end(), p, p + bytes);
+    return true;
+  }
+
+ private:
+  uint32_t proxy_, proxy_clock_;
+  const uint32_t* view_;
+  std::vector<uint8_t>* bytes_;
+};
+
+class OperandReplay : public ptx::SharedMemory {
+ public:
+  explicit OperandReplay(const std::vector<uint8_t>& bytes) : bytes_(bytes) {}
+  bool read(int, uint32_t, void* dst, size_t bytes) override {
+    std::memcpy(dst, bytes_.data() + at_, bytes);
+    at_ += bytes;
+    return true;
+  }
+
+ private:
+  const std::vector<uint8_t>& bytes_;
+  size_t at_ = 0;
+};
+
 struct WgmmaLane {
   int n;
   float* d;
@@ -230,6 +265,21 @@ void run_wgmma_issue(void* const* data, uint32_t count, void* context) {
                            " issue different wgmmas (shape, descriptors or scale-d differ; they must be identical)");
     }
     op.d.push_back(l->d);
+  }
+  // Read and check the operands now, with what the warpgroup's threads have
+  // seen; the reads are the warpgroup's wgmma proxy's, which its threads
+  // only "see" at the wait (a store into an operand before then is a race).
+  {
+    std::vector<uint32_t> view(b.clock_width, 0);
+    for (uint32_t t : b.warpgroup_members[ctx.warpgroup]) clock_join(view.data(), b.clock_of(t), b.clock_width);
+    const uint32_t proxy = b.wgmma_proxy(ctx.warpgroup);
+    const uint32_t clock = ++b.proxy_clock[1 + ctx.warpgroup];
+    view[proxy] = clock;
+    op.read_clock = clock;
+    OperandRecorder recorder(proxy, clock, view.data(), &op.operands);
+    std::vector<float> scratch(static_cast<size_t>(64) * op.n, 0.0f);
+    std::string why;
+    check_ptx(ptx::wgmma_m64nk32_e4m3(op.n, op.desc_a, op.desc_b, false, recorder, scratch.data(), &why), ctx.site, why);
   }
   WarpgroupAsync& wg = b.wgmma[ctx.warpgroup];
   const auto writes_same = [&](const std::vector<WgmmaOp>& ops) {
@@ -275,10 +325,9 @@ struct WaitContext {
 void run_wgmma_wait(void* const*, uint32_t, void* context) {
   const auto& ctx = *static_cast<WaitContext*>(context);
   Block& b = *current_block();
-  Thread& executor = *current_thread();
   WarpgroupAsync& wg = b.wgmma[ctx.warpgroup];
   const uint32_t proxy = b.wgmma_proxy(ctx.warpgroup);
-  uint32_t& proxy_clock = b.proxy_clock[1 + ctx.warpgroup];
+  uint32_t completed = 0;  // the proxy clock of the latest op this wait completes
   std::vector<float> acc;
   while (wg.groups.size() > static_cast<size_t>(ctx.pending)) {
     for (WgmmaOp& op : wg.groups.front()) {
@@ -292,8 +341,8 @@ void run_wgmma_wait(void* const*, uint32_t, void* context) {
           acc[i] = op.chained ? op.d[t][r] : op.d_in[i];
         }
       }
-      ++proxy_clock;
-      LaneShared smem(nullptr, proxy, proxy_clock, b.clock_of(executor.tid), "wgmma reads");
+      completed = std::max(completed, op.read_clock);
+      OperandReplay smem(op.operands);
       std::string why;
       check_ptx(ptx::wgmma_m64nk32_e4m3(op.n, op.desc_a, op.desc_b, op.scale_d, smem, acc.data(), &why), ctx.site, why);
       for (uint32_t t = 0; t < 128; ++t) {
@@ -310,7 +359,7 @@ void run_wgmma_wait(void* const*, uint32_t, void* context) {
   // thread has seen (so a later release orders them).
   for (uint32_t t : *ctx.members) {
     uint32_t* c = b.clock_of(t);
-    c[proxy] = std::max(c[proxy], proxy_clock);
+    c[proxy] = std::max(c[proxy], completed);
   }
 }
 
@@ -341,6 +390,7 @@ void cp_async(uint32_t dst, const void* src, int cp_size, int src_size, const ch
   shared_write(t.tid, clock[t.tid], clock, dst, poison, copy.bytes, "cp.async writes");
   shared_mark_pending(dst, copy.bytes, true);
   t.cp_uncommitted.push_back(copy);
+  note_progress();
 }
 
 void cp_async_commit(const char*) {
@@ -360,6 +410,7 @@ void cp_async_wait(int pending, const char* site) {
       shared_write(t.tid, clock[t.tid], clock, c.dst, c.data, c.bytes, "cp.async lands in");
     }
     t.cp_groups.pop_front();
+    note_progress();
   }
 }
 
@@ -370,7 +421,7 @@ void ldmatrix(int num, bool trans, uint32_t address, uint32_t* regs, const char*
   const std::vector<uint32_t>& lanes = warp_lanes();
   LdmatrixLane lane{address, regs};
   LdmatrixContext ctx{num, trans, site, &lanes};
-  collective(current_block()->warp_collectives[current_thread()->warp], lanes, current_thread()->lane, 0xFFFFFFFFu,
+  collective(warp_collective(0xFFFFFFFFu, "ldmatrix", site), lanes, current_thread()->lane, 0xFFFFFFFFu,
              "ldmatrix", site, &lane, run_ldmatrix, &ctx);
 }
 
@@ -378,7 +429,7 @@ void mma_m16n8k16(int format, float* d, const uint32_t* a, const uint32_t* b, co
   const std::vector<uint32_t>& lanes = warp_lanes();
   MmaLane lane{d, a, b};
   MmaContext ctx{false, format_of(format), format_of(format)};
-  collective(current_block()->warp_collectives[current_thread()->warp], lanes, current_thread()->lane, 0xFFFFFFFFu,
+  collective(warp_collective(0xFFFFFFFFu, "mma.sync.m16n8k16", site), lanes, current_thread()->lane, 0xFFFFFFFFu,
              "mma.sync.m16n8k16", site, &lane, run_mma, &ctx);
 }
 
@@ -386,7 +437,7 @@ void mma_m16n8k32(int format_a, int format_b, float* d, const uint32_t* a, const
   const std::vector<uint32_t>& lanes = warp_lanes();
   MmaLane lane{d, a, b};
   MmaContext ctx{true, format_of(format_a), format_of(format_b)};
-  collective(current_block()->warp_collectives[current_thread()->warp], lanes, current_thread()->lane, 0xFFFFFFFFu,
+  collective(warp_collective(0xFFFFFFFFu, "mma.sync.m16n8k32", site), lanes, current_thread()->lane, 0xFFFFFFFFu,
              "mma.sync.m16n8k32", site, &lane, run_mma, &ctx);
 }
 
@@ -406,6 +457,7 @@ void mbarrier_init(uint32_t bar, uint32_t count, const char* site) {
   const uint64_t state = 0;
   uint32_t* clock = b.clock_of(t.tid);
   shared_write(t.tid, clock[t.tid], clock, bar, &state, 8, "mbarrier.init writes");
+  note_progress();
 }
 
 namespace {
@@ -505,6 +557,8 @@ void tma_load(uint32_t dst, const void* tensor_map, uint32_t bar, int rank, cons
   copy.issuer = t.tid;
   copy.issuer_clock.assign(clock, clock + b.clock_width);
   m.pending.push_back(std::move(copy));
+  // A copy in flight can complete a phase a spinning thread waits for.
+  note_progress();
 }
 
 // ---- wgmma ------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ void prepare_shared_memory(Multiprocessor& m, Block& b) {
   // no accesses recorded, nothing in flight.
   b.dynamic_host = m.window + DYNAMIC_BASE;
   b.dynamic_bytes = b.launch->dynamic_smem;
+  b.window_bytes = m.window_bytes;
   std::memset(b.dynamic_host, 0xFF, b.dynamic_bytes);
   b.dynamic_shadow = m.dynamic_shadow;
   b.dynamic_pending = m.dynamic_pending;
@@ -113,7 +114,7 @@ void prepare_shared_memory(Multiprocessor& m, Block& b) {
   t.state = ThreadState::Exited;
   --b.live;
   note_progress();
-  release_barrier_if_complete(b, 0);
+  for (uint32_t id = 0; id < 16; ++id) release_barrier_if_complete(b, id);
   switch_fiber(t.fiber, m.scheduler);
   std::abort();  // an exited fiber is never resumed
 }
@@ -141,7 +142,9 @@ std::string describe_wait(const Block& b, const Thread& t) {
       break;
     case ThreadState::InCollective: o << "waits in " << t.wait_what << " (" << t.wait_site << ") for the other lanes"; break;
     case ThreadState::Runnable:
-      if (t.spun) {
+      if (t.spun && std::strncmp(t.wait_what, "mbarrier", 8) != 0) {
+        o << "spins in " << t.wait_what;
+      } else if (t.spun) {
         o << "spins on " << t.wait_what << " at shared address 0x" << std::hex << t.wait_arg0 << std::dec << " for parity "
           << t.wait_arg1;
         const auto it = b.mbarriers.find(t.wait_arg0);
@@ -200,9 +203,12 @@ void run_block(Multiprocessor& m, Block& b, uint64_t seed, uint64_t block_linear
       if (t.state != ThreadState::Runnable) continue;
       any_ran = true;
       t.spun = false;
+      t.quiet_loads = 0;
       m.thread = &t;
+      b.running = &t;
       switch_fiber(m.scheduler, t.fiber);
       m.thread = nullptr;
+      b.running = nullptr;
       if (b.faulted) break;
       if (!t.spun) all_spun = false;
     }

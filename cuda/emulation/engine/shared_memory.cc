@@ -116,10 +116,14 @@ void check_write(Block& b, uint32_t writer, uint32_t own, const uint32_t* clock,
 
 }  // namespace
 
+// The whole mapped window counts, not only the launch's bytes: an access
+// past the end of dynamic shared memory lands in the window and must be
+// reported, not pass unchecked. (Past the end of static shared memory lies
+// other memory of the process, which is not recognisable as shared.)
 bool shared_contains(const Block& b, const void* p) {
   const auto* q = static_cast<const uint8_t*>(p);
-  return (q >= b.dynamic_host - DYNAMIC_BASE && q < b.dynamic_host + b.dynamic_bytes) ||
-         (q >= b.static_host && q < b.static_host + b.static_bytes);
+  const uint8_t* window = b.dynamic_host - DYNAMIC_BASE;
+  return (q >= window && q < window + b.window_bytes) || (q >= b.static_host && q < b.static_host + b.static_bytes);
 }
 
 uint8_t* shared_host(uint32_t address, size_t bytes, const char* what) {
@@ -159,14 +163,28 @@ void shared_mark_pending(uint32_t address, size_t bytes, bool pending) {
   if (pending) std::memset(r.host, 0xFF, bytes);
 }
 
-void shared_access(const void* p, size_t bytes, bool write) {
+void shared_atomic(const void* p, size_t bytes) {
+  Block& b = *current_block();
+  Thread& t = *current_thread();
+  const uint32_t address = device::generic_to_shared(p);
+  Region r;
+  if (!locate(b, address, bytes, &r)) out_of_bounds(b, address, bytes, "an atomic");
+  if (address % bytes != 0) {
+    fail(cudaErrorMisalignedAddress, "misaligned shared-memory atomic of " + std::to_string(bytes) + " bytes at shared address " + hex(address));
+  }
+  for (size_t i = 0; i < bytes; ++i) {
+    if (r.pending[i]) in_flight(b, t.tid, address + static_cast<uint32_t>(i), "an atomic on");
+  }
+}
+
+void shared_access(const void* p, size_t bytes, bool write, bool aligned) {
   Block& b = *current_block();
   Thread& t = *current_thread();
   const uint32_t address = device::generic_to_shared(p);
   const char* what = write ? "writes" : "reads";
   Region r;
   if (!locate(b, address, bytes, &r)) out_of_bounds(b, address, bytes, write ? "a store" : "a load");
-  if (bytes > 1 && address % bytes != 0 && (bytes == 2 || bytes == 4 || bytes == 8 || bytes == 16)) {
+  if (aligned && bytes > 1 && address % bytes != 0 && (bytes == 2 || bytes == 4 || bytes == 8 || bytes == 16)) {
     fail(cudaErrorMisalignedAddress, "misaligned shared-memory " + std::string(write ? "store" : "load") + " of " +
                                          std::to_string(bytes) + " bytes at shared address " + hex(address) + code_location(b.access_pc));
   }
@@ -186,7 +204,7 @@ uint32_t generic_to_shared(const void* p) {
   Block& b = *current_block();
   const auto* q = static_cast<const uint8_t*>(p);
   const uint8_t* window = b.dynamic_host - DYNAMIC_BASE;
-  if (q >= window && q <= b.dynamic_host + b.dynamic_bytes) return static_cast<uint32_t>(q - window);
+  if (q >= window && q <= window + b.window_bytes) return static_cast<uint32_t>(q - window);
   if (q >= b.static_host && q <= b.static_host + b.static_bytes) return STATIC_BASE + static_cast<uint32_t>(q - b.static_host);
   fail(cudaErrorIllegalAddress, "__cvta_generic_to_shared of " + hex(reinterpret_cast<uintptr_t>(p)) +
                                     ", which is not in the block's shared memory");

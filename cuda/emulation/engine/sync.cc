@@ -31,6 +31,24 @@ std::string hex(uint32_t v) {
 
 }  // namespace
 
+Collective& warp_collective(uint32_t mask, const char* what, const char* site) {
+  Block& b = *current_block();
+  Collective* free = nullptr;
+  for (Collective& c : b.warp_collectives[current_thread()->warp].slots) {
+    if (c.what == nullptr) {
+      if (free == nullptr) free = &c;
+    } else if (c.mask == mask) {
+      return c;
+    } else if ((c.mask & mask) != 0) {
+      fail(cudaErrorLaunchFailure, std::string("divergent warp collective: this lane calls ") + what + " with mask " + hex(mask) +
+                                       " (" + site + ") while lanes it names wait in " + c.what + " with mask " + hex(c.mask) +
+                                       " (" + c.site + ")");
+    }
+  }
+  if (free == nullptr) fail(cudaErrorLaunchFailure, std::string(what) + " (" + site + "): more than 4 collectives with disjoint masks in progress in one warp");
+  return *free;
+}
+
 void collective(Collective& c, const std::vector<uint32_t>& members, uint32_t my_member, uint32_t mask, const char* what,
                 const char* site, void* my_data, CollectiveRun run, void* context) {
   Block& b = *current_block();
@@ -143,11 +161,9 @@ void run_shuffle(void* const* data, uint32_t count, void* context) {
         if (src >= segment + width) src = static_cast<int>(l->lane);
         break;
     }
-    if (src < 0 || src >= 32 || by_lane[src] == nullptr) {
-      fail(cudaErrorLaunchFailure, "shuffle: lane " + std::to_string(l->lane) + " reads lane " + std::to_string(src) +
-                                       ", which is not in the mask " + hex(ctx.mask) + " (the result would be undefined)");
-    }
-    l->result = by_lane[src]->value;
+    // A source lane outside the mask gives an undefined value (legal when
+    // the caller discards it, as partial-mask reductions do): poison.
+    l->result = src >= 0 && src < 32 && by_lane[src] != nullptr ? by_lane[src]->value : 0xFFFFFFFFu;
   }
 }
 
@@ -230,7 +246,7 @@ void syncwarp(uint32_t mask, const char* site) {
   uint32_t me = 0;
   const std::vector<uint32_t>& members = warp_members(mask, "__syncwarp", site, &me);
   SyncwarpContext ctx{&members};
-  collective(current_block()->warp_collectives[current_thread()->warp], members, me, mask, "__syncwarp", site, nullptr,
+  collective(warp_collective(mask, "__syncwarp", site), members, me, mask, "__syncwarp", site, nullptr,
              run_syncwarp, &ctx);
 }
 
@@ -242,7 +258,7 @@ uint32_t shuffle(Shuffle kind, uint32_t mask, uint32_t value, int lane_or_delta,
   const std::vector<uint32_t>& members = warp_members(mask, "__shfl_sync", site, &me);
   ShuffleLane lane{value, lane_or_delta, width, current_thread()->lane, 0};
   ShuffleContext ctx{kind, mask};
-  collective(current_block()->warp_collectives[current_thread()->warp], members, me, mask, "__shfl_sync", site, &lane,
+  collective(warp_collective(mask, "__shfl_sync", site), members, me, mask, "__shfl_sync", site, &lane,
              run_shuffle, &ctx);
   return lane.result;
 }
@@ -251,13 +267,15 @@ uint32_t ballot(uint32_t mask, bool predicate, const char* site) {
   uint32_t me = 0;
   const std::vector<uint32_t>& members = warp_members(mask, "__ballot_sync", site, &me);
   BallotLane lane{predicate, current_thread()->lane, 0};
-  collective(current_block()->warp_collectives[current_thread()->warp], members, me, mask, "__ballot_sync", site, &lane,
+  collective(warp_collective(mask, "__ballot_sync", site), members, me, mask, "__ballot_sync", site, &lane,
              run_ballot, nullptr);
   return lane.result & mask;
 }
 
 uint32_t active_mask() {
-  // Lanes that have not exited: the emulation has no divergence to report.
+  // Lanes that have not exited. The emulation does not track branch
+  // divergence, so inside a divergent branch this names more lanes than a
+  // GPU's __activemask() would.
   Block& b = *current_block();
   const uint32_t warp = current_thread()->warp;
   uint32_t m = 0;
