@@ -79,6 +79,12 @@ export interface NativeQueueStats {
   pendingReadBytes: number;
 }
 
+/** What the `emulationSelfTest` test hook returns: cudaGetErrorName and cudaGetErrorString of the run. */
+export interface NativeEmulationSelfTest {
+  error: string;
+  message: string;
+}
+
 /** What `buildInfo()` reports. */
 export interface NativeBuildInfo {
   cuda: boolean;
@@ -145,6 +151,13 @@ export interface NativeBinding {
   holdQueue(device: string): () => void;
   /** Test hook: the device queue's counters. */
   queueStats(device: string): NativeQueueStats;
+  /**
+   * Test hook of the emulation build only (absent elsewhere): runs the kernel
+   * with a planted bug named `name` (cuda/emulation/selftest/faults.cu) on the
+   * emulated device 0 and returns what its stream's synchronisation reported.
+   * A fault loses the device for the rest of the process.
+   */
+  emulationSelfTest?(name: string): NativeEmulationSelfTest;
   marker(device: string): NativeMarker;
   elapsed(start: NativeMarker, end: NativeMarker): Promise<number>;
   fp8Encode(values: Float32Array | Float64Array, format: Fp8Format, saturate: boolean): Uint8Array;

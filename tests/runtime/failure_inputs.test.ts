@@ -104,7 +104,7 @@ const BASELINE_CASES: OpCase[] = [
 const NO_TENSOR_INPUT = new Set([
   'moekitAbi', 'NativeTensor', 'buildInfo', 'devices', 'cudaStatus', 'fromData', 'empty', 'zeros', 'synchronize', 'memory',
   'releaseCache', 'setPoison', 'injectFailure', 'queueStats', 'holdQueue', 'marker', 'elapsed', 'fp8Encode', 'fp8Decode', 'kernelVersions',
-  'baselineStatus',
+  'baselineStatus', 'emulationSelfTest',
 ]);
 // Covered elsewhere: read in failures.test.ts ('the failed output rejects every read with the op that failed'),
 // writeInPlace (a test hook) in in_place.test.ts.
