@@ -138,7 +138,8 @@ std::string describe_wait(const Block& b, const Thread& t) {
     case ThreadState::Exited: o << "exited"; break;
     case ThreadState::AtBarrier:
       o << "waits at " << t.wait_what << " (" << t.wait_site << "), barrier " << t.wait_arg0 << ": "
-        << b.barriers[t.wait_arg0].arrived << " of " << b.barriers[t.wait_arg0].expected << " arrived";
+        << b.barriers[t.wait_arg0].arrived << " of "
+        << (b.barriers[t.wait_arg0].expected != 0 ? b.barriers[t.wait_arg0].expected : b.live) << " arrived";
       break;
     case ThreadState::InCollective: o << "waits in " << t.wait_what << " (" << t.wait_site << ") for the other lanes"; break;
     case ThreadState::Runnable:
