@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <string>
 
+#include "hex.h"
 #include "block.h"
 #include "memory.h"
 
@@ -24,11 +25,6 @@ namespace emu {
 
 namespace {
 
-std::string hex(uintptr_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 void check_global(const void* p, size_t bytes, bool write, bool aligned) {
   Allocation a;

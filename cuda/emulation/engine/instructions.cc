@@ -19,6 +19,7 @@
 #include <limits>
 #include <string>
 
+#include "hex.h"
 #include "block.h"
 #include "memory.h"
 
@@ -27,11 +28,6 @@ namespace emu {
 
 namespace {
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 [[noreturn]] void misuse(const char* site, const std::string& what) { fail(cudaErrorLaunchFailure, std::string(site) + ": " + what); }
 

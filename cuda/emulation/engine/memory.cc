@@ -17,6 +17,7 @@
 // - find_allocation is called for every memory access a kernel makes: the
 //   last allocation a thread hit is cached (valid until the next free
 //   anywhere), otherwise it is a lookup in a sorted map under a shared lock.
+#include "hex.h"
 #include "memory.h"
 
 #include <sys/mman.h>
@@ -163,11 +164,6 @@ void reclaim(Arena& a) {
   }
 }
 
-std::string hex(uintptr_t v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "0x%" PRIxPTR, v);
-  return text;
-}
 
 std::string describe(size_t size, MemoryKind kind, int device, uintptr_t base) {
   std::string s = "a " + std::to_string(size) + "-byte ";

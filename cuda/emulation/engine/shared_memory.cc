@@ -18,6 +18,7 @@
 #include <cstring>
 #include <string>
 
+#include "hex.h"
 #include "block.h"
 
 namespace moekit {
@@ -25,11 +26,6 @@ namespace emu {
 
 namespace {
 
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 struct Region {
   uint8_t* host;

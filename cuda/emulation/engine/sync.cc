@@ -16,6 +16,7 @@
 #include <cstring>
 #include <string>
 
+#include "hex.h"
 #include "block.h"
 
 namespace moekit {
@@ -23,11 +24,6 @@ namespace emu {
 
 namespace {
 
-std::string hex(uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%08x", v);
-  return buf;
-}
 
 }  // namespace
 

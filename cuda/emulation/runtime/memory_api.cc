@@ -41,6 +41,7 @@
 #include <utility>
 #include <vector>
 
+#include "../engine/hex.h"
 #include "../engine/memory.h"
 #include "runtime.h"
 
@@ -122,11 +123,6 @@ void give_back(Pool* p, uint64_t keep) {
   if (p->reserved > keep) p->reserved = std::max(p->used, keep);
 }
 
-std::string hex(const void* p) {
-  char text[32];
-  std::snprintf(text, sizeof text, "0x%" PRIxPTR, reinterpret_cast<uintptr_t>(p));
-  return text;
-}
 
 // A call-time check failed: the error, with a line on stderr saying why (the
 // runtime's own message is only "invalid argument").
@@ -551,7 +547,7 @@ cudaError_t cudaFree(void* devPtr) {
     std::lock_guard<std::mutex> lock(s.mutex);
     auto it = s.records.find(base);
     if (it == s.records.end() || it->second.pinned || it->second.free_queued) {
-      return mad::invalid("cudaFree", mad::hex(devPtr) + " is not the start of a live device allocation");
+      return mad::invalid("cudaFree", moekit::emu::hex(devPtr) + " is not the start of a live device allocation");
     }
     it->second.free_queued = true;
   }
@@ -614,7 +610,7 @@ cudaError_t cudaFreeHost(void* ptr) {
     std::lock_guard<std::mutex> lock(s.mutex);
     auto it = s.records.find(base);
     if (it == s.records.end() || !it->second.pinned || it->second.free_queued) {
-      return mad::invalid("cudaFreeHost", mad::hex(ptr) + " is not the start of a live cudaHostAlloc allocation");
+      return mad::invalid("cudaFreeHost", moekit::emu::hex(ptr) + " is not the start of a live cudaHostAlloc allocation");
     }
     it->second.free_queued = true;
   }
@@ -692,10 +688,10 @@ cudaError_t cudaMemcpyPeerAsync(void* dst, int dstDevice, const void* src, int s
   (void)find_allocation(dst, count, &a_dst, nullptr);
   (void)find_allocation(src, count, &a_src, nullptr);
   if (a_dst.kind != MemoryKind::Device || a_dst.device != dstDevice) {
-    return mad::invalid("cudaMemcpyPeerAsync", "the destination " + mad::hex(dst) + " is not device memory of cuda:" + std::to_string(dstDevice));
+    return mad::invalid("cudaMemcpyPeerAsync", "the destination " + moekit::emu::hex(dst) + " is not device memory of cuda:" + std::to_string(dstDevice));
   }
   if (a_src.kind != MemoryKind::Device || a_src.device != srcDevice) {
-    return mad::invalid("cudaMemcpyPeerAsync", "the source " + mad::hex(src) + " is not device memory of cuda:" + std::to_string(srcDevice));
+    return mad::invalid("cudaMemcpyPeerAsync", "the source " + moekit::emu::hex(src) + " is not device memory of cuda:" + std::to_string(srcDevice));
   }
   const std::string what = "cudaMemcpyPeerAsync of " + std::to_string(count) + " bytes from cuda:" + std::to_string(srcDevice) +
                            " to cuda:" + std::to_string(dstDevice) + " on " + mad::stream_text(stream, stream_dev);
