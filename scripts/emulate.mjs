@@ -47,7 +47,20 @@ function parseArgs(argv) {
   return opts;
 }
 
+// The emulation build compiles against the CUDA toolkit's headers (not nvcc, not a driver).
+function cudaHeaders() {
+  const roots = [process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda'].filter(Boolean);
+  const nvcc = spawnSync('sh', ['-c', 'command -v nvcc'], { encoding: 'utf8' });
+  if (nvcc.status === 0 && nvcc.stdout.trim()) roots.push(join(dirname(nvcc.stdout.trim()), '..'));
+  return roots.find((r) => existsSync(join(r, 'include', 'cuda_runtime_api.h')));
+}
+
 function build() {
+  if (!cudaHeaders()) {
+    console.error('npm run emulate needs the CUDA toolkit headers (cuda_runtime_api.h): install the CUDA toolkit, ' +
+      'or set CUDA_HOME to its folder. No GPU or driver is needed.');
+    return false;
+  }
   const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
   const common = ['--directory', root, '--out', buildDir, '--config', 'Release', '--CDMOEKIT_EMULATION=ON', '--log-level', 'warn',
     '--parallel', String(Number(process.env.MOEKIT_BUILD_JOBS) || availableParallelism())];
