@@ -167,6 +167,13 @@ export interface NativeBinding {
   checkQuantized(values: NativeTensor, scales: NativeTensor, block: NativeQuantBlock): void;
   gemm(a: NativeTensor, b: NativeTensor, outDtype: DType, impl: string): NativeTensor;
   fp8Gemm(aValues: NativeTensor, aScales: NativeTensor, bValues: NativeTensor, bScales: NativeTensor, outDtype: DType, impl: string): NativeTensor;
+  /** moe.route: [ids i32 [T, K], weights f32 [T, K], counts i32 [E]]. */
+  moeRoute(
+    logits: NativeTensor, topK: number, scoring: 'sigmoid' | 'softmax', bias: NativeTensor | null, groups: number, topGroups: number,
+    normalize: boolean, scale: number, impl: string,
+  ): [NativeTensor, NativeTensor, NativeTensor];
+  /** moe.updateBias: the new bias, f32 [E]. */
+  moeUpdateBias(bias: NativeTensor, counts: NativeTensor, rate: number, impl: string): NativeTensor;
   kernelVersions(): Record<string, NativeKernelVersion[]>;
   baselineStatus(device: string | null): NativeBaselineStatus;
   baselineGemm(a: NativeTensor, b: NativeTensor, outDtype: DType): NativeTensor;

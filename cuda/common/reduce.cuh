@@ -26,6 +26,8 @@ namespace moekit {
 
 __device__ __forceinline__ float shfl_xor(float v, int offset) { return __shfl_xor_sync(FULL_WARP_MASK, v, offset); }
 
+__device__ __forceinline__ double shfl_xor(double v, int offset) { return __shfl_xor_sync(FULL_WARP_MASK, v, offset); }
+
 __device__ __forceinline__ ArgValue shfl_xor(ArgValue v, int offset) {
   return ArgValue{__shfl_xor_sync(FULL_WARP_MASK, v.value, offset), __shfl_xor_sync(FULL_WARP_MASK, v.index, offset)};
 }
@@ -47,6 +49,17 @@ __device__ __forceinline__ float warp_max(float v) {
 template <int LANES = WARP_SIZE>
 __device__ __forceinline__ float warp_sum(float v) {
   return warp_reduce<LANES>(v, SumOp{});
+}
+
+// A sum in double, for sums whose order must not show once the result is
+// rounded to f32 (moe.route's softmax denominator).
+struct SumF64Op {
+  __device__ __forceinline__ double operator()(double a, double b) const { return a + b; }
+};
+
+template <int LANES = WARP_SIZE>
+__device__ __forceinline__ double warp_sum(double v) {
+  return warp_reduce<LANES>(v, SumF64Op{});
 }
 
 template <int LANES = WARP_SIZE>

@@ -17,7 +17,7 @@ import { UnsupportedError, buildInfo, kernelVersions } from '../../lib/index.js'
 import type { Accumulator } from './tolerance.js';
 
 /** The ops with CUDA versions. */
-export type VersionedOp = 'gemm' | 'fp8Gemm' | 'quantize' | 'dequantize' | 'cast';
+export type VersionedOp = 'gemm' | 'fp8Gemm' | 'quantize' | 'dequantize' | 'cast' | 'moe.route' | 'moe.updateBias';
 
 type Fp8 = 'e4m3' | 'e5m2';
 
@@ -28,6 +28,8 @@ export interface CallOf {
   quantize: { shape: readonly number[]; block: '1x128' | '128x128' | 'tensor'; dtype: 'f32' | 'bf16' | 'f16'; sm: number };
   dequantize: { shape: readonly number[]; block: '1x128' | '128x128' | 'tensor'; sm: number };
   cast: { size: number; sm: number };
+  'moe.route': { experts: number; topK: number; sm: number };
+  'moe.updateBias': { experts: number; sm: number };
 }
 
 interface Contract<C> {
@@ -82,6 +84,14 @@ const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } =
   },
   cast: {
     // cuda/runtime/cast_v1.cu: a thread per element, any size
+    v1: { limits: () => undefined },
+  },
+  'moe.route': {
+    // cuda/moe/route_v1.cu: a warp per token, every size the binding admits (E <= 512, K <= 16)
+    v1: { limits: () => undefined },
+  },
+  'moe.updateBias': {
+    // cuda/moe/update_bias_v1.cu: one block, any E the binding admits
     v1: { limits: () => undefined },
   },
 };

@@ -20,6 +20,7 @@ import {
   device,
   fp8Gemm,
   gemm,
+  moe,
   quantize,
 } from '../../lib/index.js';
 import { cudaDevice, cudaSkipReason, testDevices } from '../helpers/devices.js';
@@ -77,6 +78,23 @@ const CASES: OpCase[] = [
       return [fp8Gemm(a, b, { outDtype: 'f32' })];
     },
   },
+  {
+    name: 'moe.route',
+    native: ['moeRoute'],
+    inputs: ['logits', 'options.bias'],
+    op: 'moe.route',
+    run: (input) => {
+      const r = moe.route(input(0, [5, 64], 'f32'), { topK: 6, groups: 8, topGroups: 3, bias: input(1, [64], 'f32') as Tensor<'f32'> });
+      return [r.ids, r.weights, r.counts];
+    },
+  },
+  {
+    name: 'moe.updateBias',
+    native: ['moeUpdateBias'],
+    inputs: ['bias', 'counts'],
+    op: 'moe.updateBias',
+    run: (input) => [moe.updateBias(input(0, [64], 'f32'), input(1, [64], 'i32'), { rate: 1e-3 })],
+  },
 ];
 
 // cuBLASLt, on CUDA devices only (M, N, K multiples of 16).
@@ -121,6 +139,7 @@ function healthy(dev: Device, shape: number[], dtype: DType, stream: string): Te
   const r = rng(stream);
   const n = shape.reduce((a, b) => a * b, 1);
   if (dtype === 'e4m3' || dtype === 'e5m2') return dev.tensor(Uint8Array.from({ length: n }, () => r.int(0, 0x77)), { shape, dtype });
+  if (dtype === 'i32') return dev.tensor(Int32Array.from({ length: n }, () => r.int(0, 64)), { shape, dtype });
   return dev.tensor(r.uniformArray(n, 0.5, 2), { shape, dtype });
 }
 

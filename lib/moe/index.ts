@@ -1,0 +1,22 @@
+/**
+ * Mixture-of-Experts ops (DeepSeek-V3): routing and the balancing bias
+ * update. Exported as the `moe` namespace of moekit.
+ *
+ * @example
+ * ```ts
+ * import { moe } from 'moekit';
+ * using r = moe.route(logits, { topK: 8, bias, groups: 8, topGroups: 4, scale: 2.5 });
+ * using next = moe.updateBias(bias, r.counts, { rate: 1e-3 });
+ * ```
+ * @module
+ */
+export {
+  route,
+  ROUTE_SCORINGS,
+  MAX_ROUTE_EXPERTS,
+  MAX_ROUTE_TOP_K,
+  type RouteScoring,
+  type RouteOptions,
+  type Routing,
+} from './route.js';
+export { updateBias, type UpdateBiasOptions } from './update_bias.js';
