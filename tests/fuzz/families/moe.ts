@@ -1,0 +1,234 @@
+/**
+ * Fuzz cases of MoE: `moe.route` (the DeepSeek-V3 gate) and
+ * `moe.updateBias`. A valid route is read back and checked for what holds
+ * whatever the logits (NaN and infinities included): every id in [0, E),
+ * K distinct ids per token, counts that tally the ids.
+ * @module
+ */
+import { type Case, type Family, type Gen, NOT_OPTIONS, ODD_VALUES, badTensor, isTensorPost, lit, withStrayKey } from '../gen.js';
+
+const EXPERTS = [1, 2, 3, 8, 16, 20, 64, 160, 256, 512] as const;
+const BAD_IMPLS: readonly string[] = ["'v'", "'V1'", "'gpu'", "'v1.5'", '7', "'v99'", "'cuda'", "'auto '"];
+
+function divisors(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i + 1).filter((d) => n % d === 0);
+}
+
+interface Gate {
+  experts: number;
+  opts: Record<string, unknown>;
+  topK: number;
+}
+
+/** A valid gate configuration for E experts (without bias and impl). */
+function gate(g: Gen, experts = g.pick(EXPERTS)): Gate {
+  const opts: Record<string, unknown> = {};
+  let groups = 1;
+  if (g.chance(0.6)) {
+    groups = g.pick(divisors(experts));
+    opts.groups = groups;
+  }
+  let topGroups = groups;
+  if (groups > 1 && g.chance(0.8)) {
+    topGroups = g.int(1, groups);
+    opts.topGroups = topGroups;
+  }
+  const kept = topGroups * (experts / groups);
+  const topK = g.int(1, Math.min(16, kept));
+  opts.topK = topK;
+  if (g.chance(0.4)) opts.scoring = g.pick(['sigmoid', 'softmax']);
+  if (g.chance(0.3)) opts.normalize = g.chance(0.5);
+  if (g.chance(0.3)) opts.scale = g.pick([1, 2.5, 16, 0, -1, 1e-30]);
+  return { experts, opts, topK };
+}
+
+/** Source of an async check of a routing made by `call`: ids in range and distinct per token, counts that tally them; disposes it. */
+function checkedRoute(call: string, tokens: number, k: number, experts: number): string {
+  return (
+    `(async () => { const r = ${call}; try {` +
+    ` const [ids, w, c] = await Promise.all([r.ids.toArray(), r.weights.toArray(), r.counts.toArray()]);` +
+    ` if (ids.length !== ${tokens * k} || w.length !== ${tokens * k} || c.length !== ${experts}) return 'wrong sizes';` +
+    ` const tally = new Int32Array(${experts});` +
+    ` for (let t = 0; t < ${tokens}; t++) { const row = new Set();` +
+    ` for (let j = 0; j < ${k}; j++) { const e = ids[t * ${k} + j]; if (!(e >= 0 && e < ${experts})) return 'id ' + e + ' out of range'; row.add(e); tally[e]++; }` +
+    ` if (row.size !== ${k}) return 'token ' + t + ' picks an expert twice'; }` +
+    ` for (let e = 0; e < ${experts}; e++) if (c[e] !== tally[e]) return 'counts[' + e + '] is ' + c[e] + ', the ids give ' + tally[e];` +
+    ` return true; } finally { r.dispose(); } })()`
+  );
+}
+
+const cases: Case[] = [
+  {
+    name: 'route',
+    weight: 4,
+    run(g) {
+      const gt = gate(g);
+      const tokens = g.pick([0, 1, 2, 5, 17, 64]);
+      const x = g.tensor(['f32'], [tokens, gt.experts]);
+      const deps = [x.root];
+      const opts: Record<string, unknown> = { ...gt.opts };
+      let biasRef = '';
+      if (g.chance(0.5)) {
+        const b = g.tensor(['f32'], [gt.experts]);
+        deps.push(b.root);
+        biasRef = `, bias: ${b.ref}`;
+      }
+      const impl = g.validImpl();
+      if (impl !== undefined) opts.impl = impl;
+      const optsSrc = biasRef ? `${lit(opts).slice(0, -2)}${biasRef} }` : lit(opts);
+      g.emit({
+        ops: ['moe.route'],
+        src: checkedRoute(`m.moe.route(${x.ref}, ${optsSrc})`, tokens, gt.topK, gt.experts),
+        expect: 'ok',
+        deps,
+        anyOp: true,
+        post: 'r === true || r',
+      });
+    },
+  },
+  {
+    name: 'route-bad-sizes',
+    weight: 2,
+    run(g) {
+      const experts = g.pick(EXPERTS);
+      const x = g.tensor(['f32'], [g.int(0, 3), experts]);
+      const nonDivisors = Array.from({ length: Math.min(experts + 3, 40) }, (_, i) => i + 1).filter((d) => experts % d !== 0);
+      const options: [Record<string, unknown>, string][] = [
+        [{ topK: experts + g.int(1, 3) }, 'topK above E'],
+        [{ topK: g.pick([0, 17, 100, -1, 2 ** 31]) }, 'topK outside [1, 16]'],
+        [{ topK: 1, topGroups: 2 }, 'topGroups above groups (1)'],
+        [{ topK: 1, groups: g.pick([0, 513, -2, 2 ** 32]) }, 'groups outside [1, 512]'],
+      ];
+      if (nonDivisors.length > 0) options.push([{ topK: 1, groups: g.pick(nonDivisors) }, 'groups not dividing E']);
+      const proper = divisors(experts).filter((d) => d > 1 && d < experts);
+      if (proper.length > 0) {
+        const groups = g.pick(proper);
+        {
+          options.push([{ topK: 1, groups, topGroups: groups + g.int(1, 3) }, 'topGroups above groups']);
+          const perGroup = experts / groups;
+          if (perGroup < 16) options.push([{ topK: perGroup + 1, groups, topGroups: 1 }, 'topK above the experts of the kept groups']);
+        }
+      }
+      const [opts, why] = g.pick(options);
+      g.emit({ ops: ['moe.route'], src: `m.moe.route(${x.ref}, ${lit(opts)})`, expect: 'error', deps: [x.root], why });
+    },
+  },
+  {
+    name: 'route-bad-logits',
+    run(g) {
+      const choice = g.int(0, 2);
+      if (choice === 0) {
+        const x = g.tensor(['bf16', 'f16', 'i32', 'u8', 'e4m3'], [2, 8]);
+        g.emit({ ops: ['moe.route'], src: `m.moe.route(${x.ref}, { topK: 2 })`, expect: 'error', deps: [x.root], why: `logits of dtype ${x.dtype}` });
+      } else if (choice === 1) {
+        const shape = g.pick([[8], [2, 2, 8], [], [2, 0], [1, 513], [0, 600]]);
+        const x = g.tensor(['f32'], shape);
+        g.emit({ ops: ['moe.route'], src: `m.moe.route(${x.ref}, { topK: 1 })`, expect: 'error', deps: [x.root], why: `logits of shape [${shape.join(', ')}]` });
+      } else {
+        const bad = badTensor(g, ['f32'], [2, 8]);
+        g.emit({ ops: ['moe.route'], src: `m.moe.route(${bad.src}, { topK: 2 })`, expect: bad.expect, deps: bad.deps, variant: bad.variant, why: bad.why });
+      }
+    },
+  },
+  {
+    name: 'route-bad-bias',
+    run(g) {
+      const tokens = g.int(0, 3);
+      const x = g.tensor(['f32'], [tokens, 16]);
+      const choice = g.int(0, 2);
+      if (choice === 0) {
+        const b = g.tensor(['bf16', 'i32', 'f16'], [16]);
+        g.emit({ ops: ['moe.route'], src: `m.moe.route(${x.ref}, { topK: 2, bias: ${b.ref} })`, expect: 'error', deps: [x.root, b.root], why: `bias of dtype ${b.dtype}` });
+      } else if (choice === 1) {
+        const shape = g.pick([[15], [17], [1, 16], [], [0]]);
+        const b = g.tensor(['f32'], shape);
+        g.emit({ ops: ['moe.route'], src: `m.moe.route(${x.ref}, { topK: 2, bias: ${b.ref} })`, expect: 'error', deps: [x.root, b.root], why: `bias of shape [${shape.join(', ')}]` });
+      } else {
+        const bad = badTensor(g, ['f32'], [16]);
+        const call = `m.moe.route(${x.ref}, { topK: 2, bias: ${bad.src} })`;
+        if (bad.src === 'undefined' || bad.src === 'null') {
+          // No bias: a valid call (read back, checked and disposed).
+          g.emit({ ops: ['moe.route'], src: checkedRoute(call, tokens, 2, 16), expect: 'ok', deps: [x.root], anyOp: true, post: 'r === true || r' });
+        } else {
+          g.emit({ ops: ['moe.route'], src: call, expect: bad.expect, deps: [x.root, ...bad.deps], variant: bad.variant, why: bad.why });
+        }
+      }
+    },
+  },
+  {
+    name: 'route-bad-options',
+    run(g) {
+      const x = g.tensor(['f32'], [2, 16]);
+      const choice = g.int(0, 6);
+      const [opts, variant, why] =
+        choice === 0
+          ? [`{ topK: 2, scoring: ${g.pick(["'Sigmoid'", "'tanh'", "'softmax '", '1', 'true'])} }`, undefined, 'bad scoring']
+          : choice === 1
+            ? [`{ topK: 2, normalize: ${g.pick(['1', "'true'", '{}', '0'])} }`, undefined, 'normalize not a boolean']
+            : choice === 2
+              ? [`{ topK: 2, scale: ${g.pick(['Infinity', '-Infinity', 'NaN', "'2.5'", '[]', '10n'])} }`, undefined, 'scale not a finite number']
+              : choice === 3
+                ? [`{ topK: 2, impl: ${g.pick(BAD_IMPLS)} }`, undefined, 'bad impl']
+                : choice === 4
+                  ? [g.pick([...NOT_OPTIONS, 'undefined', 'null', '{}']), undefined, 'no topK']
+                  : choice === 5
+                    ? [`{ topK: ${g.pick(ODD_VALUES.filter((s) => s !== '1'))} }`, undefined, 'topK not an integer in range']
+                    : [lit(withStrayKey(g, { topK: 2 }, ['topK', 'scoring', 'bias', 'groups', 'topGroups', 'normalize', 'scale', 'impl'])), 'unknown-option', 'an unknown option'];
+      g.emit({ ops: ['moe.route'], src: `m.moe.route(${x.ref}, ${opts})`, expect: 'error', deps: [x.root], ...(variant ? { variant } : {}), why });
+    },
+  },
+  {
+    name: 'update-bias',
+    weight: 2,
+    run(g) {
+      const experts = g.pick([0, 1, 8, 64, 256, 300]);
+      const b = g.tensor(['f32'], [experts]);
+      const c = g.tensor(['i32'], [experts]);
+      const opts: Record<string, unknown> = { rate: g.pick([1e-3, 0, -0.5, 1, 1e30]) };
+      const impl = g.validImpl();
+      if (impl !== undefined) opts.impl = impl;
+      const def = g.newVar();
+      g.emit({ ops: ['moe.updateBias'], src: `m.moe.updateBias(${b.ref}, ${c.ref}, ${lit(opts)})`, expect: 'ok', deps: [b.root, c.root], def, post: isTensorPost('f32', [experts]) });
+      g.track(def, 'f32', [experts]);
+    },
+  },
+  {
+    name: 'update-bias-bad',
+    weight: 2,
+    run(g) {
+      const choice = g.int(0, 4);
+      if (choice === 0) {
+        const b = g.tensor(['f32'], [8]);
+        const c = g.tensor(['i32'], g.pick([[7], [9], [1, 8], []]));
+        g.emit({ ops: ['moe.updateBias'], src: `m.moe.updateBias(${b.ref}, ${c.ref}, { rate: 1 })`, expect: 'error', deps: [b.root, c.root], why: 'counts of another shape' });
+      } else if (choice === 1) {
+        const b = g.tensor(['f32', 'bf16', 'i32'], [8]);
+        const c = g.tensor(b.dtype === 'f32' ? ['f32', 'u8', 'bf16'] : ['i32'], [8]);
+        g.emit({ ops: ['moe.updateBias'], src: `m.moe.updateBias(${b.ref}, ${c.ref}, { rate: 1 })`, expect: 'error', deps: [b.root, c.root], why: `dtypes ${b.dtype} and ${c.dtype}` });
+      } else if (choice === 2) {
+        const b = g.tensor(['f32'], [8]);
+        const c = g.tensor(['i32'], [8]);
+        const opts = g.pick([
+          '{ rate: NaN }', '{ rate: Infinity }', "{ rate: '1' }", '{}', 'undefined', 'null', '{ rate: 1, impl: 7 }', ...NOT_OPTIONS,
+          lit(withStrayKey(g, { rate: 1 }, ['rate', 'impl'])),
+        ]);
+        g.emit({ ops: ['moe.updateBias'], src: `m.moe.updateBias(${b.ref}, ${c.ref}, ${opts})`, expect: 'error', deps: [b.root, c.root], why: 'bad options' });
+      } else if (choice === 3) {
+        const b = g.tensor(['f32'], g.pick([[2, 4], []]));
+        const c = g.tensor(['i32'], [8]);
+        g.emit({ ops: ['moe.updateBias'], src: `m.moe.updateBias(${b.ref}, ${c.ref}, { rate: 1 })`, expect: 'error', deps: [b.root, c.root], why: 'bias not of rank 1' });
+      } else {
+        const good = g.tensor(['f32'], [8]);
+        const bad = badTensor(g, ['i32'], [8]);
+        g.emit({ ops: ['moe.updateBias'], src: `m.moe.updateBias(${good.ref}, ${bad.src}, { rate: 1 })`, expect: bad.expect, deps: [good.root, ...bad.deps], variant: bad.variant, why: bad.why });
+      }
+    },
+  },
+];
+
+/** Routing and the balancing bias update. */
+export const moe: Family = {
+  name: 'moe',
+  covers: ['moe.route', 'moe.updateBias'],
+  cases,
+};
