@@ -86,3 +86,11 @@ export function gemmBytes(m: number, n: number, k: number, inBytes: ElementBytes
 export function quantizeBytes(elements: number, inBytes: ElementBytes, blockElements: number): number {
   return elements * (inBytes + 1) + 4 * Math.ceil(elements / blockElements);
 }
+
+/**
+ * Bytes of MoE routing (moe.route): the f32 logits [T, E] and bias [E] read
+ * once, the i32 ids and f32 weights [T, K] and the i32 counts [E] written once.
+ */
+export function routeBytes(tokens: number, experts: number, topK: number): number {
+  return 4 * (tokens * experts + experts) + 8 * tokens * topK + 4 * experts;
+}
