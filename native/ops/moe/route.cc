@@ -23,7 +23,7 @@ const std::vector<KernelVersion<RouteParams>>& route_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<RouteParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "warp per token: scores, group scores, masking and top-K by warp arg-max in one kernel", 80, 0, "", "", "",
+      {"v1", "warp per token: scores, group scores, masking and top-K by warp arg-max in one kernel", 80, 0, "", "", "sm80,sm89,sm90a",
        always_supported<RouteParams>, route_v1},
 #endif
   };

@@ -19,7 +19,7 @@ const std::vector<KernelVersion<UpdateBiasParams>>& update_bias_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<UpdateBiasParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "one block: int64 sum of the counts, then every bias", 80, 0, "", "", "", always_supported<UpdateBiasParams>, update_bias_v1},
+      {"v1", "one block: int64 sum of the counts, then every bias", 80, 0, "", "", "sm80,sm89,sm90a", always_supported<UpdateBiasParams>, update_bias_v1},
 #endif
   };
   return versions;
