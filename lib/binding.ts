@@ -174,6 +174,8 @@ export interface NativeBinding {
   ): [NativeTensor, NativeTensor, NativeTensor];
   /** moe.updateBias: the new bias, f32 [E]. */
   moeUpdateBias(bias: NativeTensor, counts: NativeTensor, rate: number, impl: string): NativeTensor;
+  /** moe.permute: [rowIds i32 [P], offsets i32 [E + 1], counts i32 [E], inverse i32 [T, K]]. */
+  moePermute(ids: NativeTensor, numExperts: number, align: number, impl: string): [NativeTensor, NativeTensor, NativeTensor, NativeTensor];
   kernelVersions(): Record<string, NativeKernelVersion[]>;
   baselineStatus(device: string | null): NativeBaselineStatus;
   baselineGemm(a: NativeTensor, b: NativeTensor, outDtype: DType): NativeTensor;

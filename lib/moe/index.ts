@@ -1,12 +1,13 @@
 /**
- * Mixture-of-Experts ops (DeepSeek-V3): routing and the balancing bias
- * update. Exported as the `moe` namespace of moekit.
+ * Mixture-of-Experts ops (DeepSeek-V3): routing, the balancing bias
+ * update and the permutation into the contiguous expert layout. Exported as the `moe` namespace of moekit.
  *
  * @example
  * ```ts
  * import { moe } from 'moekit';
  * using r = moe.route(logits, { topK: 8, bias, groups: 8, topGroups: 4, scale: 2.5 });
  * using next = moe.updateBias(bias, r.counts, { rate: 1e-3 });
+ * using perm = moe.permute(r.ids, 256, { align: 128 });
  * ```
  * @module
  */
@@ -20,3 +21,4 @@ export {
   type Routing,
 } from './route.js';
 export { updateBias, type UpdateBiasOptions } from './update_bias.js';
+export { permute, MAX_PERMUTE_EXPERTS, MAX_PERMUTE_TOP_K, MAX_PERMUTE_ALIGN, type PermuteOptions, type Permutation } from './permute.js';

@@ -17,7 +17,7 @@ import { UnsupportedError, buildInfo, kernelVersions } from '../../lib/index.js'
 import type { Accumulator } from './tolerance.js';
 
 /** The ops with CUDA versions. */
-export type VersionedOp = 'gemm' | 'fp8Gemm' | 'quantize' | 'dequantize' | 'cast' | 'moe.route' | 'moe.updateBias';
+export type VersionedOp = 'gemm' | 'fp8Gemm' | 'quantize' | 'dequantize' | 'cast' | 'moe.route' | 'moe.updateBias' | 'moe.permute';
 
 type Fp8 = 'e4m3' | 'e5m2';
 
@@ -30,6 +30,7 @@ export interface CallOf {
   cast: { size: number; sm: number };
   'moe.route': { experts: number; topK: number; sm: number };
   'moe.updateBias': { experts: number; sm: number };
+  'moe.permute': { tokens: number; topK: number; experts: number; align: number; sm: number };
 }
 
 interface Contract<C> {
@@ -92,6 +93,10 @@ const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } =
   },
   'moe.updateBias': {
     // cuda/moe/update_bias_v1.cu: one block, any E the binding admits
+    v1: { limits: () => undefined },
+  },
+  'moe.permute': {
+    // cuda/moe/permute_v1.cu: one block, every size the binding admits (E <= 512, K <= 16, align <= 1024)
     v1: { limits: () => undefined },
   },
 };

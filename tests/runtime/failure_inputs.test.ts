@@ -95,6 +95,16 @@ const CASES: OpCase[] = [
     op: 'moe.updateBias',
     run: (input) => [moe.updateBias(input(0, [64], 'f32'), input(1, [64], 'i32'), { rate: 1e-3 })],
   },
+  {
+    name: 'moe.permute',
+    native: ['moePermute'],
+    inputs: ['ids'],
+    op: 'moe.permute',
+    run: (input) => {
+      const p = moe.permute(input(0, [5, 6], 'i32'), 64, { align: 4 });
+      return [p.rowIds, p.offsets, p.counts, p.inverse];
+    },
+  },
 ];
 
 // cuBLASLt, on CUDA devices only (M, N, K multiples of 16).
