@@ -1,6 +1,8 @@
 /**
- * Fuzz cases of MoE: `moe.route` (the DeepSeek-V3 gate) and
- * `moe.updateBias`. A valid route is read back and checked for what holds
+ * Fuzz cases of MoE: `moe.route` (the DeepSeek-V3 gate), `moe.updateBias`
+ * and `moe.permute`. A valid permutation, of routed ids or of arbitrary i32
+ * ids (out of range ones included), is read back and checked: every pick in
+ * range exactly once, in its expert's aligned segment, padding -1. A valid route is read back and checked for what holds
  * whatever the logits (NaN and infinities included): every id in [0, E),
  * K distinct ids per token, counts that tally the ids.
  * @module
@@ -54,6 +56,26 @@ function checkedRoute(call: string, tokens: number, k: number, experts: number):
     ` if (row.size !== ${k}) return 'token ' + t + ' picks an expert twice'; }` +
     ` for (let e = 0; e < ${experts}; e++) if (c[e] !== tally[e]) return 'counts[' + e + '] is ' + c[e] + ', the ids give ' + tally[e];` +
     ` return true; } finally { r.dispose(); } })()`
+  );
+}
+
+/** Source of an async check of a permutation made by `call` of `ids` [tokens, k]: layout, stability, padding, inverse; disposes it. */
+function checkedPermute(call: string, idsRef: string, tokens: number, k: number, experts: number, align: number): string {
+  const picks = tokens * k;
+  const rows = picks + Math.min(experts, picks) * (align - 1);
+  return (
+    `(async () => { const p = ${call}; try {` +
+    ` const [ids, rows, off, c, inv] = await Promise.all([${idsRef}.toArray(), p.rowIds.toArray(), p.offsets.toArray(), p.counts.toArray(), p.inverse.toArray()]);` +
+    ` if (rows.length !== ${rows} || off.length !== ${experts + 1} || c.length !== ${experts} || inv.length !== ${picks}) return 'wrong sizes';` +
+    ` if (off[0] !== 0) return 'offsets[0] is ' + off[0];` +
+    ` const seen = new Int32Array(${picks});` +
+    ` for (let e = 0; e < ${experts}; e++) { if (off[e] % ${align} !== 0 || off[e + 1] - off[e] !== Math.ceil(c[e] / ${align}) * ${align}) return 'segment ' + e;` +
+    ` let prev = -1; for (let r = off[e]; r < off[e + 1]; r++) { const i = rows[r];` +
+    ` if (r < off[e] + c[e]) { if (ids[i] !== e || i <= prev) return 'row ' + r; prev = i; seen[i]++; } else if (i !== -1) return 'padding row ' + r; } }` +
+    ` for (let r = off[${experts}]; r < rows.length; r++) if (rows[r] !== -1) return 'unused row ' + r;` +
+    ` for (let i = 0; i < ${picks}; i++) { const ok = ids[i] >= 0 && ids[i] < ${experts};` +
+    ` if (ok ? seen[i] !== 1 || rows[inv[i]] !== i : seen[i] !== 0 || inv[i] !== -1) return 'pick ' + i; }` +
+    ` return true; } finally { p.dispose(); } })()`
   );
 }
 
@@ -224,11 +246,79 @@ const cases: Case[] = [
       }
     },
   },
+  {
+    name: 'permute',
+    weight: 3,
+    run(g) {
+      const experts = g.pick(EXPERTS);
+      const tokens = g.pick([0, 1, 2, 5, 17, 64]);
+      const align = g.pick([1, 1, 2, 8, 128, 1024]);
+      const opts: Record<string, unknown> = {};
+      if (align !== 1 || g.chance(0.5)) opts.align = align;
+      const impl = g.validImpl();
+      if (impl !== undefined) opts.impl = impl;
+      if (g.chance(0.5)) {
+        // Arbitrary i32 ids: out of range ones are skipped.
+        const k = g.int(1, 16);
+        const ids = g.tensor(['i32'], [tokens, k]);
+        g.emit({
+          ops: ['moe.permute'],
+          src: checkedPermute(`m.moe.permute(${ids.ref}, ${experts}, ${lit(opts)})`, ids.ref, tokens, k, experts, align),
+          expect: 'ok',
+          deps: [ids.root],
+          anyOp: true,
+          post: 'r === true || r',
+        });
+      } else {
+        // The ids of a route, permuted on its device.
+        const gt = gate(g, experts);
+        const x = g.tensor(['f32'], [tokens, experts]);
+        const call = `m.moe.permute(r.ids, ${experts}, ${lit(opts)})`;
+        g.emit({
+          ops: ['moe.route', 'moe.permute'],
+          src: `(async () => { const r = m.moe.route(${x.ref}, ${lit(gt.opts)}); try { return await ${checkedPermute(call, 'r.ids', tokens, gt.topK, experts, align)}; } finally { r.dispose(); } })()`,
+          expect: 'ok',
+          deps: [x.root],
+          anyOp: true,
+          post: 'r === true || r',
+        });
+      }
+    },
+  },
+  {
+    name: 'permute-bad',
+    weight: 2,
+    run(g) {
+      const choice = g.int(0, 4);
+      if (choice === 0) {
+        const ids = g.tensor(['f32', 'u8', 'bf16', 'e4m3'], [2, 4]);
+        g.emit({ ops: ['moe.permute'], src: `m.moe.permute(${ids.ref}, 8)`, expect: 'error', deps: [ids.root], why: `ids of dtype ${ids.dtype}` });
+      } else if (choice === 1) {
+        const shape = g.pick([[8], [2, 2, 4], [], [2, 0], [1, 17], [0, 40]]);
+        const ids = g.tensor(['i32'], shape);
+        g.emit({ ops: ['moe.permute'], src: `m.moe.permute(${ids.ref}, 8)`, expect: 'error', deps: [ids.root], why: `ids of shape [${shape.join(', ')}]` });
+      } else if (choice === 2) {
+        const ids = g.tensor(['i32'], [2, 4]);
+        const e = g.pick(['0', '513', '-1', '2.5', 'NaN', "'8'", 'undefined', 'null', '2 ** 32', '8n']);
+        g.emit({ ops: ['moe.permute'], src: `m.moe.permute(${ids.ref}, ${e})`, expect: 'error', deps: [ids.root], why: `numExperts ${e}` });
+      } else if (choice === 3) {
+        const ids = g.tensor(['i32'], [2, 4]);
+        const opts = g.pick([
+          '{ align: 0 }', '{ align: 3 }', '{ align: 2048 }', '{ align: -4 }', '{ align: 1.5 }', "{ align: '4' }", '{ align: NaN }',
+          ...BAD_IMPLS.map((i) => `{ impl: ${i} }`), ...NOT_OPTIONS, lit(withStrayKey(g, { align: 4 }, ['align', 'impl'])),
+        ]);
+        g.emit({ ops: ['moe.permute'], src: `m.moe.permute(${ids.ref}, 8, ${opts})`, expect: 'error', deps: [ids.root], why: 'bad options' });
+      } else {
+        const bad = badTensor(g, ['i32'], [2, 4]);
+        g.emit({ ops: ['moe.permute'], src: `m.moe.permute(${bad.src}, 8)`, expect: bad.expect, deps: bad.deps, variant: bad.variant, why: bad.why });
+      }
+    },
+  },
 ];
 
-/** Routing and the balancing bias update. */
+/** Routing, the balancing bias update and the permutation. */
 export const moe: Family = {
   name: 'moe',
-  covers: ['moe.route', 'moe.updateBias'],
+  covers: ['moe.route', 'moe.updateBias', 'moe.permute'],
   cases,
 };
