@@ -9,3 +9,4 @@ export { fp8Suite } from './gemm/fp8_gemm.bench.js';
 export { quantizeSuite } from './fp8/quantize.bench.js';
 export { gemmSuite } from './gemm/gemm.bench.js';
 export { routeSuite } from './moe/route.bench.js';
+export { permuteSuite } from './moe/permute.bench.js';

@@ -94,3 +94,14 @@ export function quantizeBytes(elements: number, inBytes: ElementBytes, blockElem
 export function routeBytes(tokens: number, experts: number, topK: number): number {
   return 4 * (tokens * experts + experts) + 8 * tokens * topK + 4 * experts;
 }
+
+/**
+ * Bytes of the permutation (moe.permute): the i32 ids [T, K] read once (the
+ * count pass; the scatter's second read is left out), the i32 rowIds [P],
+ * inverse [T, K], offsets [E + 1] and counts [E] written once.
+ */
+export function permuteBytes(tokens: number, experts: number, topK: number, align: number): number {
+  const picks = tokens * topK;
+  const rows = picks + Math.min(experts, picks) * (align - 1);
+  return 4 * (picks + rows + picks + 2 * experts + 1);
+}
