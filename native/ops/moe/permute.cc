@@ -20,7 +20,8 @@ const std::vector<KernelVersion<PermuteParams>>& permute_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<PermuteParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "one block: shared counts, serial prefix sum, chunks of picks ranked in order", 80, 0, "", "", "", always_supported<PermuteParams>,
+      {"v1", "one block: shared counts, serial prefix sum, chunks of picks ranked in order", 80, 0, "", "", "sm80,sm89,sm90a",
+       always_supported<PermuteParams>,
        permute_v1},
 #endif
   };
