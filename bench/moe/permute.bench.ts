@@ -44,12 +44,14 @@ async function checkAgainstTwin(s: Inputs, align: number, impl: string) {
   using got = moe.permute(s.ids, EXPERTS, { align, impl: impl as 'v1' });
   using ic = s.ids.to(getDevice('cpu'));
   using want = moe.permute(ic, EXPERTS, { align });
-  let last = compareBytes(`${impl} rowIds vs CPU`, new Uint8Array(), new Uint8Array());
-  for (const key of ['rowIds', 'offsets', 'counts', 'inverse'] as const) {
-    last = compareBytes(`${impl} ${key} vs CPU`, bytesOf((await got[key].toArray()) as Int32Array), bytesOf((await want[key].toArray()) as Int32Array));
-    if (!last.passed) return last;
+  const keys = ['rowIds', 'offsets', 'counts', 'inverse'] as const;
+  const outcomes = [];
+  for (const key of keys) {
+    const outcome = compareBytes(`${impl} ${key} vs CPU`, bytesOf((await got[key].toArray()) as Int32Array), bytesOf((await want[key].toArray()) as Int32Array));
+    if (!outcome.passed) return outcome;
+    outcomes.push(outcome);
   }
-  return last;
+  return outcomes[outcomes.length - 1]!;
 }
 
 function cases(dev: Device, tokens: readonly number[], seed: number): BenchCase[] {
