@@ -58,28 +58,20 @@ void global_read(const void* p, void* dst, size_t bytes, const char* what) {
   std::memcpy(dst, p, bytes);
 }
 
-// Shared memory as the ptx semantics read it, on behalf of lanes (ldmatrix)
-// or of a warpgroup's wgmma (the asynchronous proxy `reader`).
+// Shared memory as ldmatrix reads it: each row on behalf of the lane that
+// named its address (wgmma reads go through OperandRecorder below).
 class LaneShared : public ptx::SharedMemory {
  public:
-  LaneShared(const uint32_t* lane_threads, uint32_t proxy, uint32_t proxy_clock, const uint32_t* proxy_view, const char* what)
-      : lanes_(lane_threads), proxy_(proxy), proxy_clock_(proxy_clock), proxy_view_(proxy_view), what_(what) {}
+  explicit LaneShared(const uint32_t* lane_threads) : lanes_(lane_threads) {}
   bool read(int lane, uint32_t address, void* dst, size_t bytes) override {
     Block& b = *current_block();
-    if (lane >= 0) {
-      const uint32_t t = lanes_[lane];
-      shared_read(t, b.clock_of(t)[t], b.clock_of(t), address, dst, bytes, what_);
-    } else {
-      shared_read(proxy_, proxy_clock_, proxy_view_, address, dst, bytes, what_);
-    }
+    const uint32_t t = lanes_[lane];
+    shared_read(t, b.clock_of(t)[t], b.clock_of(t), address, dst, bytes, "ldmatrix reads");
     return true;
   }
 
  private:
   const uint32_t* lanes_;
-  uint32_t proxy_, proxy_clock_;
-  const uint32_t* proxy_view_;
-  const char* what_;
 };
 
 // ---- mbarriers ------------------------------------------------------------------
@@ -178,7 +170,7 @@ void run_ldmatrix(void* const* data, uint32_t, void* context) {
   uint32_t address[32];
   uint32_t out[32][4] = {};
   for (int l = 0; l < 32; ++l) address[l] = static_cast<LdmatrixLane*>(data[l])->address;
-  LaneShared smem(ctx.lanes->data(), 0, 0, nullptr, "ldmatrix reads");
+  LaneShared smem(ctx.lanes->data());
   std::string why;
   check_ptx(ptx::ldmatrix(ctx.num, ctx.trans, address, smem, out, &why), ctx.site, why);
   for (int l = 0; l < 32; ++l) {

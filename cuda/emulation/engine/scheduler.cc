@@ -5,12 +5,9 @@
 // MOEKIT_EMU_SEED). When no thread can run, or every thread that can only
 // spins without anything changing, the block is deadlocked and the report
 // says what each warp waits for.
-#include <dlfcn.h>
-#include <link.h>
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -23,7 +20,6 @@
 #include "block.h"
 #include "grid.h"
 #include "kernel_module.h"
-#include "../profile.h"
 
 namespace moekit {
 namespace emu {
