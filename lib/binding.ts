@@ -176,6 +176,18 @@ export interface NativeBinding {
   moeUpdateBias(bias: NativeTensor, counts: NativeTensor, rate: number, impl: string): NativeTensor;
   /** moe.permute: [rowIds i32 [P], offsets i32 [E + 1], counts i32 [E], inverse i32 [T, K]]. */
   moePermute(ids: NativeTensor, numExperts: number, align: number, impl: string): [NativeTensor, NativeTensor, NativeTensor, NativeTensor];
+  moeGroupedGemm(
+    x: NativeTensor,
+    xScales: NativeTensor | null,
+    w: NativeTensor,
+    wScales: NativeTensor | null,
+    layout: 'contiguous' | 'masked',
+    offsets: NativeTensor | null,
+    counts: NativeTensor | null,
+    rowScale: NativeTensor | null,
+    outDtype: DType,
+    impl: string,
+  ): NativeTensor;
   kernelVersions(): Record<string, NativeKernelVersion[]>;
   baselineStatus(device: string | null): NativeBaselineStatus;
   baselineGemm(a: NativeTensor, b: NativeTensor, outDtype: DType): NativeTensor;

@@ -18,7 +18,8 @@
 //                __device__ void prefetch(int64_t kt);   // loads to hide behind the wait for stage kt
 //                __device__ void multiply(float (&acc)[M_FRAGS][N_FRAGS][4], uint32_t a_tile, uint32_t b_tile);
 // Params needs a, b (row-major [rows, k] operands), c, c_dtype, n (C's
-// columns and row stride) and k, besides what Scheduler and Math read.
+// columns and row stride), k and row_scale (null, or a factor per row of
+// C), besides what Scheduler and Math read.
 #pragma once
 
 #include <cstdint>
@@ -81,6 +82,7 @@ __device__ __forceinline__ void multistage_mma_gemm(const Params& p, uint8_t* sm
   constexpr int NUM_STAGES = Pipeline::NUM_STAGES;
   constexpr int STAGE_BYTES = Pipeline::STAGE_BYTES;
   const GemmTile tile = Scheduler(p).tile(blockIdx.x);
+  if (tile.empty()) return;  // a grouped grid's tile with no rows behind it (block-uniform)
   const int lane = threadIdx.x % WARP_SIZE;
   const uint32_t smem0 = smem_address(smem);
   const auto* a = static_cast<const uint8_t*>(p.a);
@@ -122,7 +124,7 @@ __device__ __forceinline__ void multistage_mma_gemm(const Params& p, uint8_t* sm
     math.multiply(acc, a_tile, a_tile + Pipeline::A_STAGE_BYTES);
   }
 
-  store_mma_accumulators(acc, p.c, p.c_dtype, tile.a_rows, p.n, tile.a_row0 + warp_tile.row, tile.c_col0 + warp_tile.col, lane);
+  store_mma_accumulators(acc, p.c, p.c_dtype, tile.a_rows, p.n, tile.a_row0 + warp_tile.row, tile.c_col0 + warp_tile.col, lane, p.row_scale);
 }
 
 }  // namespace moekit

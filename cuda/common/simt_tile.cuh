@@ -1,9 +1,11 @@
 // The tiling of the simple SIMT GEMM kernels (gemm v1, fp8Gemm v1): a
-// BLOCK_M x BLOCK_N output tile per block of THREADS_Y x THREADS_X threads
-// on a 2-D grid (x: tile columns, y: tile rows), each thread owning
-// THREAD_M x THREAD_N outputs in f32 registers; K is staged k-major in
-// shared memory, where the inner loop reads contiguous rows. The kernels
-// differ only in how K is split and how an element is decoded.
+// BLOCK_M x BLOCK_N output tile per block of THREADS_Y x THREADS_X threads,
+// each thread owning THREAD_M x THREAD_N outputs in f32 registers; K is
+// staged k-major in shared memory, where the inner loop reads contiguous
+// rows. The kernels differ only in how K is split and how an element is
+// decoded. A 1-D grid, one block per tile of the tile scheduler
+// (tile_scheduler.h): the normal one, or the grouped one over MoE experts
+// when the params carry an expert layout.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -12,6 +14,7 @@
 
 #include "check.h"
 #include "launch.cuh"
+#include "tile_scheduler.h"
 #include "../../native/common/dtype.h"
 #include "../../native/common/float_convert.h"
 #include "../../native/common/math.h"
@@ -26,40 +29,48 @@ constexpr int THREADS_Y = 16;
 constexpr int NUM_THREADS = THREADS_X * THREADS_Y;
 constexpr int THREAD_M = BLOCK_M / THREADS_Y;
 constexpr int THREAD_N = BLOCK_N / THREADS_X;
-constexpr int64_t MAX_GRID_Y = 65535;  // tile rows: gridDim.y's limit
+constexpr int GROUP_M = 8;  // tile rows walked together (tile_raster.h)
 
 static_assert(BLOCK_M % THREADS_Y == 0 && BLOCK_N % THREADS_X == 0, "micro-tiles split the block tile evenly");
 
+using NormalScheduler = NormalTileScheduler<BLOCK_M, BLOCK_N, GROUP_M>;
+using GroupedScheduler = GroupedTileScheduler<BLOCK_M, BLOCK_N, GROUP_M>;
+
 }  // namespace simt_gemm_config
 
-// Why an [m, n] output cannot be launched on this grid (nullptr: it can).
-inline const char* simt_gemm_unsupported(int64_t m) {
-  using namespace simt_gemm_config;
-  return ceil_div<int64_t>(m, BLOCK_M) > MAX_GRID_Y ? "m must be at most 4194240 (65535 tiles of 64 rows)" : nullptr;
-}
-
-// Launches `kernel` over the p.m x p.n output, a block per tile; nothing for an empty one.
+// The blocks of p's grid: one per tile of its scheduler.
 template <typename Params>
-void launch_simt_gemm(const char* name, void (*kernel)(Params), const Params& p, cudaStream_t stream) {
+int64_t simt_gemm_tiles(const Params& p) {
   using namespace simt_gemm_config;
-  if (p.m == 0 || p.n == 0) return;
-  const dim3 grid(static_cast<unsigned>(ceil_div<int64_t>(p.n, BLOCK_N)), static_cast<unsigned>(ceil_div<int64_t>(p.m, BLOCK_M)));
-  launch_kernel(name, kernel, grid, NUM_THREADS, 0, stream, p);
+  return p.groups.layout == GroupLayout::None ? NormalScheduler(p).num_tiles() : GroupedScheduler(p).num_tiles();
 }
 
-// This thread's place: its micro-tile column and row inside the block, and
-// the block tile's first row and column of C.
+// Why p cannot be launched on this grid (nullptr: it can).
+template <typename Params>
+const char* simt_gemm_unsupported(const Params& p) {
+  return simt_gemm_tiles(p) > INT32_MAX ? "m and n must give at most 2^31 - 1 tiles of 64x64" : nullptr;
+}
+
+// Launches kernel<Scheduler> over p's tiles, the grouped instantiation for
+// an expert layout; nothing for an empty output.
+template <typename Params>
+void launch_simt_gemm(const char* name, void (*normal)(Params), void (*grouped)(Params), const Params& p, cudaStream_t stream) {
+  using namespace simt_gemm_config;
+  const int64_t tiles = simt_gemm_tiles(p);
+  if (tiles == 0 || p.n == 0) return;
+  const auto kernel = p.groups.layout == GroupLayout::None ? normal : grouped;
+  launch_kernel(name, kernel, static_cast<unsigned>(tiles), NUM_THREADS, 0, stream, p);
+}
+
+// This thread's micro-tile column and row inside the block.
 struct SimtThread {
   int tx;
   int ty;
-  int64_t m0;
-  int64_t n0;
 };
 
 __device__ __forceinline__ SimtThread simt_thread() {
   using namespace simt_gemm_config;
-  return SimtThread{static_cast<int>(threadIdx.x % THREADS_X), static_cast<int>(threadIdx.x / THREADS_X),
-                    static_cast<int64_t>(blockIdx.y) * BLOCK_M, static_cast<int64_t>(blockIdx.x) * BLOCK_N};
+  return SimtThread{static_cast<int>(threadIdx.x % THREADS_X), static_cast<int>(threadIdx.x / THREADS_X)};
 }
 
 // Shared tiles are stored k-major with rows padded by one float: the loads
@@ -67,14 +78,15 @@ __device__ __forceinline__ SimtThread simt_thread() {
 // row of 64 floats would put those writes in one bank.
 constexpr int SIMT_TILE_PAD = 1;
 
-// Stages K [k0, k0 + BK) of the block's rows of A and B into a_tile and
-// b_tile, k-major, as f32: rows [m0, m0 + BLOCK_M) of the row-major [m, k]
-// A and [n0, n0 + BLOCK_N) of the [n, k] B; load_a(i) / load_b(i) decode
-// the element at flat index i; elements outside the matrices are 0.
-// Consecutive threads read consecutive k of a row: coalesced along K.
+// Stages K [k0, k0 + BK) of the tile's rows of A and B into a_tile and
+// b_tile, k-major, as f32: rows [a_row0, a_row0 + BLOCK_M) of the row-major
+// A and [b_row0, b_row0 + BLOCK_N) of B, both with row length k; load_a(i)
+// / load_b(i) decode the element at flat index i; rows past the tile's
+// problem (a_rows, b_rows) and K past k are 0. Consecutive threads read
+// consecutive k of a row: coalesced along K.
 template <int BK, int AW, int BW, typename LoadA, typename LoadB>
-__device__ __forceinline__ void simt_stage_tiles(float (&a_tile)[BK][AW], float (&b_tile)[BK][BW], int64_t m, int64_t n, int64_t k,
-                                                 int64_t m0, int64_t n0, int64_t k0, LoadA load_a, LoadB load_b) {
+__device__ __forceinline__ void simt_stage_tiles(float (&a_tile)[BK][AW], float (&b_tile)[BK][BW], const GemmTile& tile, int64_t k,
+                                                 int64_t k0, LoadA load_a, LoadB load_b) {
   using namespace simt_gemm_config;
   static_assert(BLOCK_M == BLOCK_N, "one loop stages the A and B tiles together");
   static_assert(BLOCK_M * BK % NUM_THREADS == 0, "tile loads split evenly over the threads");
@@ -82,10 +94,10 @@ __device__ __forceinline__ void simt_stage_tiles(float (&a_tile)[BK][AW], float 
     const int r = e / BK;
     const int kk = e % BK;
     const int64_t col = k0 + kk;
-    const int64_t a_row = m0 + r;
-    a_tile[kk][r] = a_row < m && col < k ? load_a(a_row * k + col) : 0.0f;
-    const int64_t b_row = n0 + r;
-    b_tile[kk][r] = b_row < n && col < k ? load_b(b_row * k + col) : 0.0f;
+    const int64_t a_row = tile.a_row0 + r;
+    a_tile[kk][r] = a_row < tile.a_rows && col < k ? load_a(a_row * k + col) : 0.0f;
+    const int64_t b_row = tile.b_row0 + r;
+    b_tile[kk][r] = b_row < tile.b_rows && col < k ? load_b(b_row * k + col) : 0.0f;
   }
 }
 
@@ -110,18 +122,21 @@ __device__ __forceinline__ void simt_tile_fma(const float (&a_tile)[BK][AW], con
   }
 }
 
-// Writes the thread's outputs of the tile at (m0, n0) of a row-major
-// [m, n] matrix of `dtype`, skipping those outside it.
+// Writes the thread's outputs of `tile` into the row-major [rows, n] C of
+// `dtype`, skipping those outside the tile's problem; each row times
+// row_scale[row] first when row_scale is not null.
 template <int TM, int TN>
-__device__ __forceinline__ void simt_tile_store(const float (&acc)[TM][TN], void* c, DType dtype, int64_t m, int64_t n, int64_t m0,
-                                                int64_t n0, int tx, int ty) {
+__device__ __forceinline__ void simt_tile_store(const float (&acc)[TM][TN], void* c, DType dtype, const GemmTile& tile, int64_t n,
+                                                const float* row_scale, SimtThread t) {
 #pragma unroll
   for (int i = 0; i < TM; ++i) {
-    const int64_t row = m0 + ty * TM + i;
+    const int64_t row = tile.a_row0 + t.ty * TM + i;
+    if (row >= tile.a_rows) continue;
+    const float s = row_scale ? row_scale[row] : 1.0f;
 #pragma unroll
     for (int j = 0; j < TN; ++j) {
-      const int64_t col = n0 + tx * TN + j;
-      if (row < m && col < n) store_from_double(c, dtype, row * n + col, acc[i][j]);
+      const int64_t col = tile.c_col0 + t.tx * TN + j;
+      if (col < n) store_from_double(c, dtype, row * n + col, row_scale ? acc[i][j] * s : acc[i][j]);
     }
   }
 }

@@ -58,18 +58,23 @@ __device__ __forceinline__ void store_pair(void* c, DType c_dtype, int64_t m, in
 
 // Writes a warp's accumulators: M_FRAGS x N_FRAGS m16n8 tiles whose top-left
 // corner in C is (row0, col0), each lane's c0/c1 and c2/c3 pairs where
-// mma_c_coord puts them. Shared by the epilogues of gemm v2 and fp8Gemm v2.
+// mma_c_coord puts them, times row_scale[row] when row_scale is not null.
+// Shared by the epilogues of gemm v2 and fp8Gemm v2.
 template <int M_FRAGS, int N_FRAGS>
 __device__ __forceinline__ void store_mma_accumulators(const float (&acc)[M_FRAGS][N_FRAGS][4], void* c, DType c_dtype, int64_t m,
-                                                       int64_t n, int64_t row0, int64_t col0, int lane) {
+                                                       int64_t n, int64_t row0, int64_t col0, int lane, const float* row_scale) {
 #pragma unroll
   for (int i = 0; i < M_FRAGS; ++i) {
 #pragma unroll
-    for (int j = 0; j < N_FRAGS; ++j) {
+    for (int h = 0; h < 2; ++h) {
+      const RowCol rc = mma_c_coord(lane, 2 * h);
+      const int64_t row = row0 + i * MMA_M + rc.row;
+      if (row >= m) continue;
+      const float s = row_scale ? row_scale[row] : 1.0f;
 #pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const RowCol rc = mma_c_coord(lane, 2 * h);
-        store_pair(c, c_dtype, m, n, row0 + i * MMA_M + rc.row, col0 + j * MMA_N + rc.col, acc[i][j][2 * h], acc[i][j][2 * h + 1]);
+      for (int j = 0; j < N_FRAGS; ++j) {
+        const float v0 = acc[i][j][2 * h], v1 = acc[i][j][2 * h + 1];
+        store_pair(c, c_dtype, m, n, row, col0 + j * MMA_N + rc.col, row_scale ? v0 * s : v0, row_scale ? v1 * s : v1);
       }
     }
   }

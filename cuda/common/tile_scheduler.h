@@ -1,35 +1,38 @@
-// Tile schedulers of the one-tile-per-block GEMM mainloop
-// (multistage_mainloop.cuh): which output tile a block of a 1-D grid
-// computes, and where that tile's operands lie. __host__ __device__: the
-// launcher sizes the grid with the same scheduler the kernel runs, and the
-// host checks walk it on the CPU.
+// Tile schedulers of the one-tile-per-block GEMM mainloops (the SIMT
+// kernels of simt_tile.cuh, the mma.sync multistage_mainloop.cuh): which
+// output tile a block of a 1-D grid computes, and where that tile's
+// operands lie. __host__ __device__: the launcher sizes the grid with the
+// same scheduler the kernel runs, and the host checks walk it on the CPU.
 //
 // A scheduler is the one part a GEMM variant swaps (after DeepGEMM's GEMM
 // types: normal, grouped-contiguous, grouped-masked); the mainloop stays.
 // It provides
 //   template <typename Params> MOEKIT_HD explicit Scheduler(const Params& p);
 //       built from the op's params, on the host (grid size) and in the
-//       kernel alike; a grouped scheduler reads its group layout there;
+//       kernel alike;
 //   MOEKIT_HD int64_t num_tiles() const;       // the grid: one block per tile
 //   MOEKIT_HD GemmTile tile(int64_t block) const;
 // and describes each tile in rows of the operands as the mainloop reads
 // them (GemmTile below), so the grouped layouts of MoE experts
-// (native/common/expert_layout.h) are only other row numbers:
+// (native/common/expert_groups.h) are only other row numbers:
 //   normal:             A [m, K], B [n, K], C [m, n];
-//   grouped-contiguous: A and C rows in expert order, each expert's segment
-//                       padded so no tile straddles two experts; B the
-//                       experts' [n, K] weights stacked, [E * n, K]: a tile
-//                       of expert e reads B rows e * n + n0 .. below (e + 1) * n;
+//   grouped-contiguous: A and C rows in expert order, no tile straddling two
+//                       experts; B the experts' [n, K] weights stacked,
+//                       [E * n, K]: a tile of expert e reads B rows
+//                       e * n + n0 .. below (e + 1) * n;
 //   grouped-masked:     A [E * max_rows, K], C [E * max_rows, n]: expert e's
 //                       tiles start at row e * max_rows and end at its count;
 //                       B as above.
-// The grouped schedulers themselves are not written yet.
+// A grouped scheduler's grid is sized before the device has counted the
+// experts' rows, so some of its tiles are empty (GemmTile::empty()): the
+// block does nothing.
 #pragma once
 
 #include <cstdint>
 
 #include "../../native/common/hd.h"
 #include "../../native/common/math.h"
+#include "grouped_tiles.h"
 #include "tile_raster.h"
 
 namespace moekit {
@@ -37,16 +40,27 @@ namespace moekit {
 // One block's output tile: rows [a_row0, a_row0 + BLOCK_M) of A and C,
 // rows [b_row0, b_row0 + BLOCK_N) of B, columns [c_col0, c_col0 + BLOCK_N)
 // of C. Rows at or past a_rows (b_rows) are outside the problem: loaded as
-// zeros, never stored. B's block scales follow B's rows: fp8Gemm reads the
-// tile's B scale row b_row0 / 128, so a grouped layout keeps each expert's
-// B rows starting on a multiple of 128.
+// zeros, never stored. fp8Gemm reads the B block scales of row b_scale_row
+// of its [scale rows, ceil(K / 128)] scales: one row per 128 rows of each
+// expert's B (BLOCK_N divides 128, so a tile's columns share it).
 struct GemmTile {
   int64_t a_row0;  // first row of the tile in A and in C
   int64_t a_rows;  // end of the rows of A (and C) that belong to the tile's problem
   int64_t b_row0;  // first row of the tile in B ([rows, K]: one row per output column)
   int64_t b_rows;  // end of the rows of B that belong to the tile's problem
   int64_t c_col0;  // first column of the tile in C
+  int64_t b_scale_row;  // fp8Gemm: the row of B's 128x128 block scales the tile's columns use
+
+  MOEKIT_HD bool empty() const { return a_row0 >= a_rows; }
 };
+
+// The tile of row tile `r` (grouped_tiles.h) and columns [n0, n0 + block_n)
+// of its expert's [n, K] weights.
+MOEKIT_HD GemmTile expert_tile(const ExpertRowTile& r, int64_t n, int64_t n0) {
+  const int64_t b_first = static_cast<int64_t>(r.expert) * n;
+  const int64_t scale_first = static_cast<int64_t>(r.expert) * ceil_div<int64_t>(n, 128);
+  return GemmTile{r.row0, r.end, b_first + n0, b_first + n, n0, scale_first + n0 / 128};
+}
 
 // The normal GEMM: C [m, n] = A [m, K] * B [n, K]^T, its tiles in the
 // grouped raster order of tile_raster.h (GROUP_M tile rows walked column by
@@ -65,10 +79,39 @@ class NormalTileScheduler {
     const TileIndex t = grouped_tile(block, tiles_m_, tiles_n_, GROUP_M);
     const int64_t m0 = t.m * BLOCK_M;
     const int64_t n0 = t.n * BLOCK_N;
-    return GemmTile{m0, m_, n0, n_, n0};
+    return GemmTile{m0, m_, n0, n_, n0, n0 / 128};
   }
 
  private:
+  int64_t m_;
+  int64_t n_;
+  int64_t tiles_m_;
+  int64_t tiles_n_;
+};
+
+// The grouped GEMMs over MoE experts (p.groups: contiguous or masked): the
+// row tiles of grouped_tiles.h, in the same raster order as the normal
+// scheduler.
+template <int BLOCK_M, int BLOCK_N, int GROUP_M>
+class GroupedTileScheduler {
+ public:
+  template <typename Params>
+  MOEKIT_HD explicit GroupedTileScheduler(const Params& p)
+      : groups_(p.groups),
+        m_(p.m),
+        n_(p.n),
+        tiles_m_(grouped_row_tiles(p.groups, p.m, BLOCK_M)),
+        tiles_n_(ceil_div<int64_t>(p.n, BLOCK_N)) {}
+
+  MOEKIT_HD int64_t num_tiles() const { return tiles_m_ * tiles_n_; }
+
+  MOEKIT_HD GemmTile tile(int64_t block) const {
+    const TileIndex t = grouped_tile(block, tiles_m_, tiles_n_, GROUP_M);
+    return expert_tile(grouped_row_tile(groups_, m_, BLOCK_M, t.m), n_, t.n * BLOCK_N);
+  }
+
+ private:
+  ExpertGroups groups_;
   int64_t m_;
   int64_t n_;
   int64_t tiles_m_;

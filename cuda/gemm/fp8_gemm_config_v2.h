@@ -57,10 +57,11 @@ MOEKIT_HD constexpr RowCol warp_tile_origin(int warp) {
 // Index into a_scales [m, scale_k] of row `row`'s scale for K block `kb`.
 MOEKIT_HD constexpr int64_t a_scale_index(int64_t row, int64_t kb, int64_t scale_k) { return row * scale_k + kb; }
 
-// Index into b_scales [ceil(n / 128), scale_k] of the scale for K block
-// `kb` of every column of the block whose first column is n0 (all its
-// columns fall in one 128-row block of B).
-MOEKIT_HD constexpr int64_t b_scale_index(int64_t n0, int64_t kb, int64_t scale_k) { return (n0 / FP8_SCALE_BLOCK) * scale_k + kb; }
+// Index into b_scales [scale rows, scale_k] of the scale for K block `kb`
+// of every column of a tile whose columns use scale row `scale_row`
+// (GemmTile::b_scale_row: n0 / 128 for the normal GEMM, all its columns
+// falling in one 128-row block of B).
+MOEKIT_HD constexpr int64_t b_scale_index(int64_t scale_row, int64_t kb, int64_t scale_k) { return scale_row * scale_k + kb; }
 
 }  // namespace fp8_gemm_v2_config
 }  // namespace moekit

@@ -3,7 +3,9 @@
 // 128-wide K block the tile's partial sums start at zero in f32 registers,
 // run over four 32-wide chunks staged in shared memory (FP8 decoded exactly
 // to f32 on the way in), and are then promoted: acc += partial * sa * sb.
-// Any FP8 formats, any shape, any sm >= 80.
+// Any FP8 formats, any shape, any sm >= 80. With an expert layout in the
+// params (moe.groupedGemm) the grouped tile scheduler picks each block's
+// tile; the kernel is the same.
 #include <cuda_runtime.h>
 
 #include "../../native/common/float_convert.h"
@@ -26,13 +28,16 @@ __device__ __forceinline__ float decode_fp8(uint8_t code, DType format) {
   return format == DType::E4M3 ? decode_narrow<Narrow::E4M3>(code) : decode_narrow<Narrow::E5M2>(code);
 }
 
+template <typename Scheduler>
 __global__ void __launch_bounds__(NUM_THREADS) fp8_gemm_v1_kernel(const Fp8GemmParams p) {
   __shared__ float a_tile[CHUNK_K][BLOCK_M + SIMT_TILE_PAD];
   __shared__ float b_tile[CHUNK_K][BLOCK_N + SIMT_TILE_PAD];
+  const GemmTile tile = Scheduler(p).tile(blockIdx.x);
+  if (tile.empty()) return;
   const SimtThread t = simt_thread();
   const auto load_a = [&](int64_t i) { return decode_fp8(p.a[i], p.a_format); };
   const auto load_b = [&](int64_t i) { return decode_fp8(p.b[i], p.b_format); };
-  const float* b_scale_row = p.b_scales + (t.n0 / FP8_SCALE_BLOCK) * p.scale_k;
+  const float* b_scale_row = p.b_scales + tile.b_scale_row * p.scale_k;
   float acc[THREAD_M][THREAD_N] = {};
 
   for (int64_t kb = 0; kb < p.scale_k; ++kb) {
@@ -40,28 +45,30 @@ __global__ void __launch_bounds__(NUM_THREADS) fp8_gemm_v1_kernel(const Fp8GemmP
     for (int chunk = 0; chunk < CHUNKS_PER_SCALE_BLOCK; ++chunk) {
       const int64_t k0 = kb * FP8_SCALE_BLOCK + chunk * CHUNK_K;
       if (k0 >= p.k) break;  // ragged last block: the rest is zero padding
-      simt_stage_tiles(a_tile, b_tile, p.m, p.n, p.k, t.m0, t.n0, k0, load_a, load_b);
+      simt_stage_tiles(a_tile, b_tile, tile, p.k, k0, load_a, load_b);
       __syncthreads();
       simt_tile_fma(a_tile, b_tile, t.tx, t.ty, partial);
       __syncthreads();
     }
     // Promotion: the block's f32 partial sums, scaled, into the accumulator.
-    const float sb = t.n0 < p.n ? b_scale_row[kb] : 0.0f;
+    const float sb = b_scale_row[kb];
 #pragma unroll
     for (int i = 0; i < THREAD_M; ++i) {
-      const int64_t row = t.m0 + t.ty * THREAD_M + i;
-      const float s = row < p.m ? p.a_scales[row * p.scale_k + kb] * sb : 0.0f;
+      const int64_t row = tile.a_row0 + t.ty * THREAD_M + i;
+      const float s = row < tile.a_rows ? p.a_scales[row * p.scale_k + kb] * sb : 0.0f;
 #pragma unroll
       for (int j = 0; j < THREAD_N; ++j) acc[i][j] = fmaf(partial[i][j], s, acc[i][j]);
     }
   }
-  simt_tile_store(acc, p.c, p.c_dtype, p.m, p.n, t.m0, t.n0, t.tx, t.ty);
+  simt_tile_store(acc, p.c, p.c_dtype, tile, p.n, p.row_scale, t);
 }
 
 }  // namespace
 
-const char* fp8_gemm_v1_unsupported(const Fp8GemmParams& p) { return simt_gemm_unsupported(p.m); }
+const char* fp8_gemm_v1_unsupported(const Fp8GemmParams& p) { return simt_gemm_unsupported(p); }
 
-void fp8_gemm_v1(const Fp8GemmParams& p, cudaStream_t stream) { launch_simt_gemm("fp8_gemm_v1_kernel", fp8_gemm_v1_kernel, p, stream); }
+void fp8_gemm_v1(const Fp8GemmParams& p, cudaStream_t stream) {
+  launch_simt_gemm("fp8_gemm_v1_kernel", fp8_gemm_v1_kernel<NormalScheduler>, fp8_gemm_v1_kernel<GroupedScheduler>, p, stream);
+}
 
 }  // namespace moekit

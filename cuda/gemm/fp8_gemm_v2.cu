@@ -19,7 +19,8 @@
 // inside C. Needs k % 16 == 0 (16-byte copies of whole rows).
 // The pipeline, tile scheduling and epilogue are the shared mainloop
 // (multistage_mainloop.cuh, tile_scheduler.h); this file adds what a stage
-// is multiplied by and the promotion (Fp8GemmV2Math).
+// is multiplied by and the promotion (Fp8GemmV2Math). moe.groupedGemm runs
+// the same kernel with the grouped tile scheduler.
 //
 // The index math (fragment layouts, ldmatrix addresses, swizzle, copy
 // assignment, tile order, scale indices, the bf16 renaming) is in headers
@@ -54,6 +55,7 @@ using namespace fp8_gemm_v2_config;
 
 using Pipeline = MultistagePipeline<NUM_THREADS, NUM_STAGES, BLOCK_K, ELEM_BYTES, CHUNKS_PER_ROW, A_STAGE_BYTES, B_STAGE_BYTES, M_FRAGS, N_FRAGS>;
 using NormalScheduler = NormalTileScheduler<BLOCK_M, BLOCK_N, GROUP_M>;
+using GroupedScheduler = GroupedTileScheduler<BLOCK_M, BLOCK_N, GROUP_M>;  // moe.groupedGemm
 
 // part += A_step * B_step^T for one k32 step of every mma tile of the warp.
 template <DType FA, DType FB>
@@ -106,7 +108,7 @@ class Fp8GemmV2Math {
         row_scale_[i][h] = row < tile_.a_rows ? p_.a_scales[a_scale_index(row, kt, p_.scale_k)] : 0.0f;
       }
     }
-    col_scale_ = p_.b_scales[b_scale_index(tile_.b_row0, kt, p_.scale_k)];
+    col_scale_ = p_.b_scales[b_scale_index(tile_.b_scale_row, kt, p_.scale_k)];
   }
 
   __device__ void multiply(float (&acc)[M_FRAGS][N_FRAGS][4], uint32_t a_tile, uint32_t b_tile) const {
@@ -158,11 +160,13 @@ __global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS_PER_SM) fp8_gemm_v2_ke
 #endif
 }
 
-int64_t tile_count(const Fp8GemmParams& p) { return NormalScheduler(p).num_tiles(); }
+int64_t tile_count(const Fp8GemmParams& p) {
+  return p.groups.layout == GroupLayout::None ? NormalScheduler(p).num_tiles() : GroupedScheduler(p).num_tiles();
+}
 
 template <DType FA, DType FB>
 void launch(const Fp8GemmParams& p, cudaStream_t stream) {
-  const auto kernel = fp8_gemm_v2_kernel<FA, FB, NormalScheduler>;
+  const auto kernel = p.groups.layout == GroupLayout::None ? fp8_gemm_v2_kernel<FA, FB, NormalScheduler> : fp8_gemm_v2_kernel<FA, FB, GroupedScheduler>;
   launch_kernel("fp8_gemm_v2_kernel", kernel, static_cast<unsigned>(tile_count(p)), NUM_THREADS, SMEM_BYTES, stream, p);
 }
 
@@ -178,7 +182,7 @@ const char* fp8_gemm_v2_unsupported(const Fp8GemmParams& p) {
 }
 
 void fp8_gemm_v2(const Fp8GemmParams& p, cudaStream_t stream) {
-  if (p.m == 0 || p.n == 0) return;
+  if (tile_count(p) == 0) return;
   const bool a_e4m3 = p.a_format == DType::E4M3;
   const bool b_e4m3 = p.b_format == DType::E4M3;
   if (a_e4m3 && b_e4m3) {

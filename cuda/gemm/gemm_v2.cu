@@ -11,7 +11,8 @@
 // elements inside C. Needs k % 8 == 0 (16-byte copies of whole rows).
 // The pipeline, tile scheduling and epilogue are the shared mainloop
 // (multistage_mainloop.cuh, tile_scheduler.h); this file adds what a stage
-// is multiplied by (GemmV2Math).
+// is multiplied by (GemmV2Math). moe.groupedGemm runs the same kernel with
+// the grouped tile scheduler.
 //
 // The index math (fragment layouts, ldmatrix addresses, swizzle, copy
 // assignment, tile order, warp tiles) is in headers and checked on the CPU
@@ -45,6 +46,7 @@ using namespace gemm_v2_config;
 
 using Pipeline = MultistagePipeline<NUM_THREADS, NUM_STAGES, BLOCK_K, ELEM_BYTES, CHUNKS_PER_ROW, A_STAGE_BYTES, B_STAGE_BYTES, M_FRAGS, N_FRAGS>;
 using NormalScheduler = NormalTileScheduler<BLOCK_M, BLOCK_N, GROUP_M>;
+using GroupedScheduler = GroupedTileScheduler<BLOCK_M, BLOCK_N, GROUP_M>;  // moe.groupedGemm
 
 // What gemm v2 does with a stage (multistage_mainloop.cuh): K_STEPS mma k16
 // steps straight into the accumulators.
@@ -88,7 +90,15 @@ __global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS_PER_SM) gemm_v2_kernel
 #endif
 }
 
-int64_t tile_count(const GemmParams& p) { return NormalScheduler(p).num_tiles(); }
+int64_t tile_count(const GemmParams& p) {
+  return p.groups.layout == GroupLayout::None ? NormalScheduler(p).num_tiles() : GroupedScheduler(p).num_tiles();
+}
+
+template <DType AB>
+void launch(const GemmParams& p, cudaStream_t stream) {
+  const auto kernel = p.groups.layout == GroupLayout::None ? gemm_v2_kernel<AB, NormalScheduler> : gemm_v2_kernel<AB, GroupedScheduler>;
+  launch_kernel("gemm_v2_kernel", kernel, static_cast<unsigned>(tile_count(p)), NUM_THREADS, SMEM_BYTES, stream, p);
+}
 
 }  // namespace
 
@@ -103,9 +113,12 @@ const char* gemm_v2_unsupported(const GemmParams& p) {
 }
 
 void gemm_v2(const GemmParams& p, cudaStream_t stream) {
-  if (p.m == 0 || p.n == 0) return;
-  const auto kernel = p.ab_dtype == DType::BF16 ? gemm_v2_kernel<DType::BF16, NormalScheduler> : gemm_v2_kernel<DType::F16, NormalScheduler>;
-  launch_kernel("gemm_v2_kernel", kernel, static_cast<unsigned>(tile_count(p)), NUM_THREADS, SMEM_BYTES, stream, p);
+  if (tile_count(p) == 0) return;
+  if (p.ab_dtype == DType::BF16) {
+    launch<DType::BF16>(p, stream);
+  } else {
+    launch<DType::F16>(p, stream);
+  }
 }
 
 }  // namespace moekit

@@ -22,3 +22,11 @@ export {
 } from './route.js';
 export { updateBias, type UpdateBiasOptions } from './update_bias.js';
 export { permute, MAX_PERMUTE_EXPERTS, MAX_PERMUTE_TOP_K, MAX_PERMUTE_ALIGN, type PermuteOptions, type Permutation } from './permute.js';
+export {
+  groupedGemm,
+  groupedGemmMasked,
+  GROUPED_GEMM_OUT_DTYPES,
+  type GroupedGemmOutDType,
+  type GroupedGemmOptions,
+  type GroupedGemmMaskedOptions,
+} from './grouped_gemm.js';

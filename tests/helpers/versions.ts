@@ -17,7 +17,7 @@ import { UnsupportedError, buildInfo, kernelVersions } from '../../lib/index.js'
 import type { Accumulator } from './tolerance.js';
 
 /** The ops with CUDA versions. */
-export type VersionedOp = 'gemm' | 'fp8Gemm' | 'quantize' | 'dequantize' | 'cast' | 'moe.route' | 'moe.updateBias' | 'moe.permute';
+export type VersionedOp = 'gemm' | 'fp8Gemm' | 'quantize' | 'dequantize' | 'cast' | 'moe.route' | 'moe.updateBias' | 'moe.permute' | 'moe.groupedGemm';
 
 type Fp8 = 'e4m3' | 'e5m2';
 
@@ -31,6 +31,7 @@ export interface CallOf {
   'moe.route': { experts: number; topK: number; sm: number };
   'moe.updateBias': { experts: number; sm: number };
   'moe.permute': { tokens: number; topK: number; experts: number; align: number; sm: number };
+  'moe.groupedGemm': { kind: 'bf16' | 'f16' | 'f32' | 'fp8'; k: number; sm: number };
 }
 
 interface Contract<C> {
@@ -40,12 +41,13 @@ interface Contract<C> {
   limits: (call: C) => RegExp | undefined;
 }
 
-const GRID_Y_ROWS = 65535 * 64; // v1 kernels: 65535 tiles of 64 rows in grid.y
+const V1_TILES = 2 ** 31 - 1; // v1 kernels: one block per 64x64 tile on a 1-D grid
+const v1Tiles = (m: number, n: number): number => Math.ceil(m / 64) * Math.ceil(n / 64);
 
 const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } = {
   gemm: {
     // cuda/gemm/gemm_v1.cu
-    v1: { accumulator: () => 'f32', limits: (c) => (c.m > GRID_Y_ROWS ? /m must be at most 4194240/ : undefined) },
+    v1: { accumulator: () => 'f32', limits: (c) => (v1Tiles(c.m, c.n) > V1_TILES ? /m and n must give at most 2\^31 - 1 tiles/ : undefined) },
     // cuda/gemm/gemm_v2.cu
     v2: {
       accumulator: () => 'tensor-core',
@@ -54,7 +56,7 @@ const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } =
   },
   fp8Gemm: {
     // cuda/gemm/fp8_gemm_v1.cu: FP8 decoded to f32, SIMT FMAs
-    v1: { accumulator: () => 'f32', limits: (c) => (c.m > GRID_Y_ROWS ? /m must be at most 4194240/ : undefined) },
+    v1: { accumulator: () => 'f32', limits: (c) => (v1Tiles(c.m, c.n) > V1_TILES ? /m and n must give at most 2\^31 - 1 tiles/ : undefined) },
     // cuda/gemm/fp8_gemm_v2.cu: FP8 mma on sm_89+, bf16 mma on sm_80
     v2: {
       accumulator: (c) => (c.sm >= 89 ? 'fp8-tensor-core' : 'tensor-core'),
@@ -99,6 +101,27 @@ const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } =
     // cuda/moe/permute_v1.cu: one block, every size the binding admits (E <= 512, K <= 16, align <= 1024)
     v1: { limits: () => undefined },
   },
+  // cuda/moe/grouped_gemm.cu: the GEMM paths above with the grouped tile scheduler, so their limits
+  'moe.groupedGemm': {
+    v1: { accumulator: () => 'f32', limits: () => undefined },
+    v2: {
+      accumulator: (c) => (c.kind === 'fp8' && c.sm >= 89 ? 'fp8-tensor-core' : 'tensor-core'),
+      limits: (c) =>
+        c.kind === 'f32'
+          ? /a and b must be bf16 or f16/
+          : c.kind === 'fp8'
+            ? c.k % 16 !== 0
+              ? /k must be a multiple of 16/
+              : undefined
+            : c.k % 8 !== 0
+              ? /k must be a multiple of 8/
+              : undefined,
+    },
+    v3: {
+      accumulator: () => 'fp8-tensor-core',
+      limits: (c) => (c.kind !== 'fp8' ? /x and w must be FP8/ : c.k % 16 !== 0 ? /k must be a multiple of 16/ : undefined),
+    },
+  },
 };
 
 function contractOf<Op extends VersionedOp>(op: Op, version: string): Contract<CallOf[Op]> {
@@ -123,7 +146,7 @@ export function expectedRefusal<Op extends VersionedOp>(op: Op, version: string,
 }
 
 /** How `version` of `op` accumulates, for {@link productTolerance}. */
-export function accumulatorOf<Op extends 'gemm' | 'fp8Gemm'>(op: Op, version: string, call: CallOf[Op]): Accumulator {
+export function accumulatorOf<Op extends 'gemm' | 'fp8Gemm' | 'moe.groupedGemm'>(op: Op, version: string, call: CallOf[Op]): Accumulator {
   const accumulator = contractOf(op, version).accumulator;
   if (!accumulator) expect.fail(`${op} ${version}: its contract in tests/helpers/versions.ts names no accumulator`);
   return accumulator(call);

@@ -377,7 +377,7 @@ void check_epilogue(const MmaConfig& cfg, int64_t m, int64_t n, int64_t group_m,
               }
               if (fp8 && row < m) {
                 for (int64_t kb = 0; kb < scale_k; ++kb) {
-                  const int64_t bi = fp8_gemm_v2_config::b_scale_index(n0, kb, scale_k);
+                  const int64_t bi = fp8_gemm_v2_config::b_scale_index(n0 / FP8_SCALE_BLOCK, kb, scale_k);
                   const int64_t ai = fp8_gemm_v2_config::a_scale_index(row, kb, scale_k);
                   for (int e = 0; e < 2; ++e) {
                     if (col + e >= n) continue;

@@ -105,6 +105,29 @@ const CASES: OpCase[] = [
       return [p.rowIds, p.offsets, p.counts, p.inverse];
     },
   },
+  {
+    name: 'moe.groupedGemm',
+    native: ['moeGroupedGemm'],
+    inputs: ['x', 'w', 'offsets', 'counts', 'rowScale'],
+    op: 'moe.groupedGemm',
+    run: (input) => [
+      moe.groupedGemm(input(0, [6, 32], 'bf16'), input(1, [3, 16, 32], 'bf16'), input(2, [4], 'i32'), {
+        counts: input(3, [3], 'i32'),
+        rowScale: input(4, [6], 'f32'),
+      }),
+    ],
+  },
+  {
+    name: 'moe.groupedGemmMasked (fp8)',
+    native: ['moeGroupedGemm'],
+    inputs: ['x.values', 'x.scales', 'w.values', 'w.scales', 'counts'],
+    op: 'moe.groupedGemm',
+    run: (input) => {
+      const x = asQuantized(input(0, [3, 4, 256], 'e4m3') as Tensor<'e4m3'>, input(1, [3, 4, 2], 'f32') as Tensor<'f32'>, { block: [1, 128] });
+      const w = asQuantized(input(2, [3, 128, 256], 'e4m3') as Tensor<'e4m3'>, input(3, [3, 1, 2], 'f32') as Tensor<'f32'>, { block: [128, 128] });
+      return [moe.groupedGemmMasked(x, w, input(4, [3], 'i32'))];
+    },
+  },
 ];
 
 // cuBLASLt, on CUDA devices only (M, N, K multiples of 16).

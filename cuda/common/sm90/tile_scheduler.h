@@ -78,11 +78,36 @@ class NormalPersistentScheduler {
     const OutputTile t = walk_.tile(index);
     const int64_t m0 = static_cast<int64_t>(t.m_block) * BLOCK_M;
     const int64_t n0 = static_cast<int64_t>(t.n_block) * BLOCK_N;
-    return GemmTile{m0, m_, n0, n_, n0};
+    return GemmTile{m0, m_, n0, n_, n0, n0 / 128};
   }
 
  private:
   TileScheduler walk_;
+  int64_t m_;
+  int64_t n_;
+};
+
+// The grouped GEMMs over MoE experts (p.groups: contiguous or masked):
+// TileScheduler's walk over the row tiles of ../grouped_tiles.h, which
+// include empty ones (GemmTile::empty(): skipped by every role of the
+// block alike, so producer and consumers stay in step).
+template <int BLOCK_M, int BLOCK_N, int GROUP_N>
+class GroupedPersistentScheduler {
+ public:
+  template <typename Params>
+  MOEKIT_HD explicit GroupedPersistentScheduler(const Params& p)
+      : walk_(grouped_row_tiles(p.groups, p.m, BLOCK_M) * BLOCK_M, p.n, BLOCK_M, BLOCK_N, GROUP_N), groups_(p.groups), m_(p.m), n_(p.n) {}
+
+  MOEKIT_HD int64_t num_tiles() const { return walk_.num_tiles(); }
+
+  MOEKIT_HD GemmTile tile(int64_t index) const {
+    const OutputTile t = walk_.tile(index);
+    return expert_tile(grouped_row_tile(groups_, m_, BLOCK_M, t.m_block), n_, static_cast<int64_t>(t.n_block) * BLOCK_N);
+  }
+
+ private:
+  TileScheduler walk_;
+  ExpertGroups groups_;
   int64_t m_;
   int64_t n_;
 };

@@ -97,11 +97,10 @@ using Fp8GemmV3Large = Fp8GemmV3Config<128, 128, 6>;
 using Fp8GemmV3Small = Fp8GemmV3Config<64, 32, 10>;
 
 // Scale indices, as the kernel computes them: A's scale of output row `row`
-// for K block kb, and the B scale every column of the tile starting at
-// column `tile_n0` uses (the tile's columns share one 128-row block of B).
+// for K block kb, and the B scale every column of a tile uses, from its
+// scale row (GemmTile::b_scale_row: tile_n0 / 128 for the normal GEMM, the
+// tile's columns sharing one 128-row block of B).
 MOEKIT_HD constexpr int64_t fp8_gemm_v3_a_scale_index(int64_t row, int64_t kb, int64_t scale_k) { return row * scale_k + kb; }
-MOEKIT_HD constexpr int64_t fp8_gemm_v3_b_scale_index(int64_t tile_n0, int64_t kb, int64_t scale_k) {
-  return (tile_n0 / FP8_SCALE_BLOCK) * scale_k + kb;
-}
+MOEKIT_HD constexpr int64_t fp8_gemm_v3_b_scale_index(int64_t scale_row, int64_t kb, int64_t scale_k) { return scale_row * scale_k + kb; }
 
 }  // namespace moekit

@@ -5,8 +5,8 @@
 //
 //  - Persistent grid, one block per multiprocessor, walking the output tiles
 //    its Scheduler type names (sm90/tile_scheduler.h: for the normal GEMM the
-//    banded order of TileScheduler; a grouped GEMM over MoE experts swaps in
-//    its own scheduler, not a copy of this kernel).
+//    banded order of TileScheduler; moe.groupedGemm swaps in the grouped
+//    scheduler over MoE experts, whose empty tiles every role skips).
 //  - Warp-specialised: warpgroup 2 is the producer (setmaxnreg down to 40;
 //    its first thread issues TMA loads of the A and B tiles into 128B-
 //    swizzled shared memory), warpgroups 0 and 1 do the math (setmaxnreg up
@@ -137,6 +137,7 @@ __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
       uint32_t phase = 0;
       for (int64_t t = blockIdx.x; t < num_tiles; t += gridDim.x) {
         const GemmTile tile = tiles.tile(t);
+        if (tile.empty()) continue;  // the math warpgroups skip it too
         const int32_t a_row0 = static_cast<int32_t>(tile.a_row0);
         const int32_t b_row0 = static_cast<int32_t>(tile.b_row0);
         for (int kb = 0; kb < num_k_blocks; ++kb) {
@@ -175,6 +176,7 @@ __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
     uint32_t phase = 0;
     for (int64_t t = blockIdx.x; t < num_tiles; t += gridDim.x) {
       const GemmTile tile = tiles.tile(t);
+      if (tile.empty()) continue;  // as the producer does
       const int64_t row0 = tile.a_row0 + row_in_tile;
       const int64_t row1 = row0 + 8;
       const bool row0_in = row0 < tile.a_rows;
@@ -184,7 +186,7 @@ __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
 
       for (int kb = 0; kb < num_k_blocks; ++kb) {
         // Issued before the stage wait so their latency hides behind it.
-        const float sb = __ldg(p.b_scales + fp8_gemm_v3_b_scale_index(tile.b_row0, kb, p.scale_k));
+        const float sb = __ldg(p.b_scales + fp8_gemm_v3_b_scale_index(tile.b_scale_row, kb, p.scale_k));
         const float sa0 = row0_in ? __ldg(p.a_scales + fp8_gemm_v3_a_scale_index(row0, kb, p.scale_k)) : 0.0f;
         const float sa1 = row1_in ? __ldg(p.a_scales + fp8_gemm_v3_a_scale_index(row1, kb, p.scale_k)) : 0.0f;
 
@@ -219,11 +221,17 @@ __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
         for (int r = 0; r < R; ++r) acc[r] = fmaf(partial[r], accumulator_row_offset(r) == 0 ? s0 : s1, acc[r]);
       }
 
+      // Routing weights of moe.groupedGemm, applied before rounding.
+      const float rs0 = p.row_scale && row0_in ? p.row_scale[row0] : 1.0f;
+      const float rs1 = p.row_scale && row1_in ? p.row_scale[row1] : 1.0f;
 #pragma unroll
       for (int r = 0; r < R; r += 2) {
         const bool upper = accumulator_row_offset(r) == 0;
         if (upper ? !row0_in : !row1_in) continue;
-        store_pair(p, pairs, upper ? row0 : row1, tile.c_col0 + col_in_tile + accumulator_col_offset(r), acc[r], acc[r + 1]);
+        const float rs = upper ? rs0 : rs1;
+        const float v0 = p.row_scale ? acc[r] * rs : acc[r];
+        const float v1 = p.row_scale ? acc[r + 1] * rs : acc[r + 1];
+        store_pair(p, pairs, upper ? row0 : row1, tile.c_col0 + col_in_tile + accumulator_col_offset(r), v0, v1);
       }
     }
   }
@@ -237,14 +245,24 @@ __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
 
 // ---- launchers -----------------------------------------------------------------
 
-template <typename Cfg>
+template <typename Cfg, typename Scheduler>
 void launch_fp8_gemm_v3(const Fp8GemmParams& p, cudaStream_t stream) {
   const CUtensorMap a_map = sm90::encode_tensor_map(sm90::kmajor_fp8_tile_map_spec(p.m, p.k, Cfg::BLOCK_M, Cfg::BLOCK_K), p.a);
-  const CUtensorMap b_map = sm90::encode_tensor_map(sm90::kmajor_fp8_tile_map_spec(p.n, p.k, Cfg::BLOCK_N, Cfg::BLOCK_K), p.b);
-  using Scheduler = sm90::NormalPersistentScheduler<Cfg::BLOCK_M, Cfg::BLOCK_N, Cfg::GROUP_N>;
+  const CUtensorMap b_map =
+      sm90::encode_tensor_map(sm90::kmajor_fp8_tile_map_spec(grouped_b_rows(p.groups, p.n), p.k, Cfg::BLOCK_N, Cfg::BLOCK_K), p.b);
   const int64_t grid = sm90::persistent_grid_size(Scheduler(p).num_tiles(), p.num_sms);
   const auto kernel = fp8_gemm_v3_kernel<Cfg, Scheduler>;
   launch_kernel("fp8_gemm_v3_kernel", kernel, static_cast<unsigned>(grid), Cfg::NUM_THREADS, Cfg::SMEM_BYTES, stream, p, a_map, b_map);
+}
+
+// The normal GEMM, or moe.groupedGemm's experts with the grouped scheduler.
+template <typename Cfg>
+void launch_fp8_gemm_v3(const Fp8GemmParams& p, cudaStream_t stream) {
+  if (p.groups.layout == GroupLayout::None) {
+    launch_fp8_gemm_v3<Cfg, sm90::NormalPersistentScheduler<Cfg::BLOCK_M, Cfg::BLOCK_N, Cfg::GROUP_N>>(p, stream);
+  } else {
+    launch_fp8_gemm_v3<Cfg, sm90::GroupedPersistentScheduler<Cfg::BLOCK_M, Cfg::BLOCK_N, Cfg::GROUP_N>>(p, stream);
+  }
 }
 
 bool aligned_16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
@@ -255,13 +273,16 @@ const char* fp8_gemm_v3_unsupported(const Fp8GemmParams& p) {
   if (p.a_format != DType::E4M3 || p.b_format != DType::E4M3) return "a and b must both be e4m3 (wgmma e4m3 x e4m3 only)";
   if (p.k % 16 != 0) return "k must be a multiple of 16 (TMA needs row strides in 16-byte multiples)";
   constexpr int64_t limit = std::numeric_limits<int32_t>::max();
-  if (p.m > limit || p.n > limit || p.k > limit) return "m, n and k must be below 2^31 (32-bit TMA coordinates)";
+  if (p.m > limit || grouped_b_rows(p.groups, p.n) > limit || p.k > limit) {
+    return "m, n (times the experts) and k must be below 2^31 (32-bit TMA coordinates)";
+  }
   if (!aligned_16(p.a) || !aligned_16(p.b) || !aligned_16(p.c)) return "a, b and the output must be 16-byte aligned";
   return nullptr;
 }
 
 // M <= 64 takes the 64-row configuration: a 128-row tile would leave half
-// of every wgmma on zero padding.
+// of every wgmma on zero padding. So does a grouped GEMM whose experts
+// average at most 64 rows (decode): its tiles would be mostly padding too.
 void fp8_gemm_v3(const Fp8GemmParams& p, cudaStream_t stream) {
   if (p.m == 0 || p.n == 0) return;
   if (p.k == 0) {
@@ -269,7 +290,8 @@ void fp8_gemm_v3(const Fp8GemmParams& p, cudaStream_t stream) {
     MOEKIT_CUDA_CHECK(cudaMemsetAsync(p.c, 0, static_cast<size_t>(p.m * p.n * dtype_size(p.c_dtype)), stream));
     return;
   }
-  if (p.m <= Fp8GemmV3Small::BLOCK_M) {
+  const int64_t rows_per_expert = p.groups.layout == GroupLayout::Masked ? p.groups.max_rows : p.m / p.groups.experts;
+  if (rows_per_expert <= Fp8GemmV3Small::BLOCK_M) {
     launch_fp8_gemm_v3<Fp8GemmV3Small>(p, stream);
   } else {
     launch_fp8_gemm_v3<Fp8GemmV3Large>(p, stream);

@@ -2,7 +2,8 @@
 // same quantized math (see native/ops/gemm/fp8_gemm.h): each 128-wide K block is
 // summed on its own (here in double: FP8 products are exact), multiplied by
 // a_scales[m, kb] * b_scales[n / 128, kb] and accumulated; the output is
-// rounded once to its dtype.
+// rounded once to its dtype (after the row scale, when there is one). One
+// plain GEMM: moe.groupedGemm's twin calls it once per expert.
 #include "../../ops/gemm/fp8_gemm.h"
 
 #include <algorithm>
@@ -56,7 +57,7 @@ void fp8_gemm_cpu(const Fp8GemmParams& p) {
             for (int64_t kk = k0; kk < k1; ++kk) block += static_cast<double>(ai[kk] * bj[kk]);
             acc += block * static_cast<double>(p.a_scales[i * p.scale_k + kb]) * static_cast<double>(sb[kb]);
           }
-          store_from_double(p.c, p.c_dtype, i * p.n + j, acc);
+          store_from_double(p.c, p.c_dtype, i * p.n + j, p.row_scale ? acc * p.row_scale[i] : acc);
         }
       }
     }

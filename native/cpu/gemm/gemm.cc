@@ -1,6 +1,7 @@
 // gemm on the CPU: the reference for cuda/gemm/. Operands are widened to
 // double and each dot product is accumulated in double; the output is
-// rounded once to its dtype.
+// rounded once to its dtype (after the row scale, when there is one). One
+// plain GEMM: moe.groupedGemm's twin calls it once per expert.
 #include "../../ops/gemm/gemm.h"
 
 #include <algorithm>
@@ -38,7 +39,7 @@ void gemm_cpu(const GemmParams& p) {
           const double* bj = &b[static_cast<size_t>((j - n0) * p.k)];
           double acc = 0.0;
           for (int64_t kk = 0; kk < p.k; ++kk) acc += ai[kk] * bj[kk];
-          store_from_double(p.c, p.c_dtype, i * p.n + j, acc);
+          store_from_double(p.c, p.c_dtype, i * p.n + j, p.row_scale ? acc * p.row_scale[i] : acc);
         }
       }
     }

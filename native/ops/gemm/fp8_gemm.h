@@ -19,6 +19,7 @@
 #include <cstdint>
 
 #include "../../common/dtype.h"
+#include "../../common/expert_groups.h"
 #include "../../common/fp8_block.h"
 #include "../../common/stream.h"
 
@@ -28,7 +29,7 @@ struct Fp8GemmParams {
   const uint8_t* a;        // [m, k] FP8 codes of a_format, row-major
   const float* a_scales;   // [m, scale_k] row-major: one scale per row per 128 K
   const uint8_t* b;        // [n, k] FP8 codes of b_format, row-major
-  const float* b_scales;   // [ceil(n / 128), scale_k] row-major
+  const float* b_scales;   // [ceil(n / 128), scale_k] row-major; grouped: [experts * ceil(n / 128), scale_k]
   void* c;                 // [m, n] row-major, c_dtype
   int64_t m;
   int64_t n;
@@ -38,6 +39,8 @@ struct Fp8GemmParams {
   DType b_format;          // E4M3 or E5M2
   DType c_dtype;           // BF16 or F32
   int num_sms;             // multiprocessors of the device (persistent schedules)
+  ExpertGroups groups;     // as in GemmParams (gemm.h)
+  const float* row_scale;  // as in GemmParams
 };
 
 void fp8_gemm_cpu(const Fp8GemmParams& p);

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "../../common/dtype.h"
+#include "../../common/expert_groups.h"
 #include "../../common/stream.h"
 
 namespace moekit {
@@ -25,6 +26,12 @@ struct GemmParams {
   int64_t k;
   DType ab_dtype;  // F32, BF16 or F16
   DType c_dtype;   // F32, BF16 or F16
+  // moe.groupedGemm: the experts' layout (expert_groups.h); b is then
+  // [groups.experts * n, k]. GroupLayout::None for a plain GEMM.
+  ExpertGroups groups;
+  // Optional [m] f32: each row of C multiplied by row_scale[row] before
+  // rounding (the routing weight of a permuted row); null: no scaling.
+  const float* row_scale;
 };
 
 void gemm_cpu(const GemmParams& p);

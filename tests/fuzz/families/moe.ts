@@ -1,6 +1,7 @@
 /**
- * Fuzz cases of MoE: `moe.route` (the DeepSeek-V3 gate), `moe.updateBias`
- * and `moe.permute`. A valid permutation, of routed ids or of arbitrary i32
+ * Fuzz cases of MoE: `moe.route` (the DeepSeek-V3 gate), `moe.updateBias`,
+ * `moe.permute` and `moe.groupedGemm` (arbitrary offsets and counts: the
+ * call runs and stays inside its buffers). A valid permutation, of routed ids or of arbitrary i32
  * ids (out of range ones included), is read back and checked: every pick in
  * range exactly once, in its expert's aligned segment, padding -1. A valid route is read back and checked for what holds
  * whatever the logits (NaN and infinities included): every id in [0, E),
@@ -316,9 +317,84 @@ const cases: Case[] = [
   },
 ];
 
-/** Routing, the balancing bias update and the permutation. */
+/** Source of an async check of a grouped GEMM output made by `call`: its shape, and that it reads back whole; disposes it. */
+function checkedGrouped(call: string, shape: readonly number[]): string {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return (
+    `(async () => { const y = ${call}; try {` +
+    ` if (JSON.stringify(y.shape) !== ${JSON.stringify(JSON.stringify(shape))}) return 'shape ' + JSON.stringify(y.shape);` +
+    ` const out = await y.toArray(); return out.length === ${size} || 'read back ' + out.length + ' elements';` +
+    ` } finally { y.dispose(); } })()`
+  );
+}
+
+cases.push(
+  {
+    name: 'groupedGemm',
+    weight: 3,
+    run(g) {
+      // Arbitrary operands, offsets and counts: whatever the layout says,
+      // the call runs and stays inside its buffers.
+      const experts = g.int(1, 9);
+      const n = g.pick([1, 8, 16, 33, 128]);
+      const k = g.pick([8, 16, 64, 128, 136]);
+      const masked = g.chance(0.3);
+      const rows = masked ? g.int(0, 9) : g.int(0, 70);
+      const x = g.tensor(['bf16'], masked ? [experts, rows, k] : [rows, k]);
+      const w = g.tensor(['bf16'], [experts, n, k]);
+      const opts: Record<string, unknown> = {};
+      const impl = g.validImpl();
+      if (impl !== undefined) opts.impl = impl;
+      const deps = [x.root, w.root];
+      const outShape = masked ? [experts, rows, n] : [rows, n];
+      if (masked) {
+        const counts = g.tensor(['i32'], [experts]);
+        deps.push(counts.root);
+        g.emit({ ops: ['moe.groupedGemm'], src: checkedGrouped(`m.moe.groupedGemmMasked(${x.ref}, ${w.ref}, ${counts.ref}, ${lit(opts)})`, outShape), expect: 'ok', deps, anyOp: true, post: 'r === true || r' });
+        return;
+      }
+      const offsets = g.tensor(['i32'], [experts + 1]);
+      deps.push(offsets.root);
+      let countsRef = '';
+      if (g.chance(0.5)) {
+        const counts = g.tensor(['i32'], [experts]);
+        deps.push(counts.root);
+        countsRef = `counts: ${counts.ref}, `;
+      }
+      const src = `m.moe.groupedGemm(${x.ref}, ${w.ref}, ${offsets.ref}, { ${countsRef}...${lit(opts)} })`;
+      g.emit({ ops: ['moe.groupedGemm'], src: checkedGrouped(src, outShape), expect: 'ok', deps, anyOp: true, post: 'r === true || r' });
+    },
+  },
+  {
+    name: 'groupedGemm-bad',
+    weight: 2,
+    run(g) {
+      const choice = g.int(0, 3);
+      const x = g.tensor(['bf16'], [6, 32]);
+      const offsets = g.tensor(['i32'], [4]);
+      if (choice === 0) {
+        const shape = g.pick([[2, 16, 32], [3, 16, 16], [3, 16], [16, 32], [3, 16, 32, 1]]);
+        const w = g.tensor(['bf16'], shape);
+        g.emit({ ops: ['moe.groupedGemm'], src: `m.moe.groupedGemm(${x.ref}, ${w.ref}, ${offsets.ref})`, expect: 'error', deps: [x.root, w.root, offsets.root], why: `w of shape [${shape.join(', ')}]` });
+      } else if (choice === 1) {
+        const w = g.tensor(['f32', 'f16', 'u8', 'i32'], [3, 16, 32]);
+        g.emit({ ops: ['moe.groupedGemm'], src: `m.moe.groupedGemm(${x.ref}, ${w.ref}, ${offsets.ref})`, expect: 'error', deps: [x.root, w.root, offsets.root], why: `w of dtype ${w.dtype}` });
+      } else if (choice === 2) {
+        const w = g.tensor(['bf16'], [3, 16, 32]);
+        const opts = g.pick(["{ outDtype: 'e4m3' }", "{ outDtype: 'i32' }", ...BAD_IMPLS.map((i) => `{ impl: ${i} }`), ...NOT_OPTIONS, lit(withStrayKey(g, {}, ['counts', 'rowScale', 'outDtype', 'impl']))]);
+        g.emit({ ops: ['moe.groupedGemm'], src: `m.moe.groupedGemm(${x.ref}, ${w.ref}, ${offsets.ref}, ${opts})`, expect: 'error', deps: [x.root, w.root, offsets.root], why: 'bad options' });
+      } else {
+        const w = g.tensor(['bf16'], [3, 16, 32]);
+        const bad = badTensor(g, ['i32'], [4]);
+        g.emit({ ops: ['moe.groupedGemm'], src: `m.moe.groupedGemm(${x.ref}, ${w.ref}, ${bad.src})`, expect: bad.expect, deps: [x.root, w.root, ...bad.deps], variant: bad.variant, why: bad.why });
+      }
+    },
+  },
+);
+
+/** Routing, the balancing bias update, the permutation and the grouped GEMM. */
 export const moe: Family = {
   name: 'moe',
-  covers: ['moe.route', 'moe.updateBias', 'moe.permute'],
+  covers: ['moe.route', 'moe.updateBias', 'moe.permute', 'moe.groupedGemm'],
   cases,
 };

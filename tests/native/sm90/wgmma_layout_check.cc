@@ -291,7 +291,7 @@ void check_tile_coverage_and_scales(const char* name, int64_t m, int64_t n, int6
           if (row >= m || col >= n) continue;  // padding: computed, never stored or scaled from memory
           for (int64_t kb = 0; kb < scale_k; ++kb) {
             const int64_t a_idx = fp8_gemm_v3_a_scale_index(row, kb, scale_k);
-            const int64_t b_idx = fp8_gemm_v3_b_scale_index(n0, kb, scale_k);
+            const int64_t b_idx = fp8_gemm_v3_b_scale_index(n0 / FP8_SCALE_BLOCK, kb, scale_k);
             const int64_t want_a = want_row * scale_k + kb;                      // a_scales[row, kb]
             const int64_t want_b = (want_col / FP8_SCALE_BLOCK) * scale_k + kb;  // b_scales[col / 128, kb]
             if (a_idx != want_a || b_idx != want_b) {
