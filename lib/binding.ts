@@ -187,6 +187,7 @@ export interface NativeBinding {
     rowScale: NativeTensor | null,
     outDtype: DType,
     impl: string,
+    swiglu: boolean,
   ): NativeTensor;
   kernelVersions(): Record<string, NativeKernelVersion[]>;
   baselineStatus(device: string | null): NativeBaselineStatus;

@@ -19,12 +19,15 @@
 //                __device__ void multiply(float (&acc)[M_FRAGS][N_FRAGS][4], uint32_t a_tile, uint32_t b_tile);
 // Params needs a, b (row-major [rows, k] operands), c, c_dtype, n (C's
 // columns and row stride), k and row_scale (null, or a factor per row of
-// C), besides what Scheduler and Math read.
+// C), besides what Scheduler and Math read. A gated tile (SwiGLU fused,
+// gated_tile.h) loads its B rows in alternating gate and up blocks of one
+// mma N (8) and stores silu(gate) * up.
 #pragma once
 
 #include <cstdint>
 
 #include "mma.cuh"
+#include "gated_tile.h"
 #include "mma_layout.h"
 #include "store_pair.cuh"
 #include "swizzle.h"
@@ -77,7 +80,9 @@ __device__ __forceinline__ void zero_accumulators(float (&acc)[M_FRAGS][N_FRAGS]
 // from the first stage's copies to the stores. `smem`: Pipeline::NUM_STAGES
 // * STAGE_BYTES of dynamic shared memory; `warp_tile`: this warp's corner
 // inside the block tile.
-template <typename Pipeline, typename Scheduler, typename Math, typename Params>
+// GATED: the SwiGLU-gated mode (p.gated), a separate instantiation so the
+// plain kernels carry none of its registers.
+template <typename Pipeline, typename Scheduler, typename Math, bool GATED = false, typename Params>
 __device__ __forceinline__ void multistage_mma_gemm(const Params& p, uint8_t* smem, RowCol warp_tile) {
   constexpr int NUM_STAGES = Pipeline::NUM_STAGES;
   constexpr int STAGE_BYTES = Pipeline::STAGE_BYTES;
@@ -93,8 +98,13 @@ __device__ __forceinline__ void multistage_mma_gemm(const Params& p, uint8_t* sm
   const auto copy_stage = [&](uint32_t stage, int64_t kt) {
     constexpr int T = Pipeline::NUM_THREADS, C = Pipeline::CHUNKS_PER_ROW, E = Pipeline::ELEM_BYTES;
     copy_tile_async<T, C, E, Pipeline::A_COPIES_PER_THREAD>(stage, a, tile.a_rows, p.k, tile.a_row0, kt * Pipeline::BLOCK_K);
-    copy_tile_async<T, C, E, Pipeline::B_COPIES_PER_THREAD>(stage + Pipeline::A_STAGE_BYTES, b, tile.b_rows, p.k, tile.b_row0,
-                                                            kt * Pipeline::BLOCK_K);
+    if constexpr (!GATED) {
+      copy_tile_async<T, C, E, Pipeline::B_COPIES_PER_THREAD>(stage + Pipeline::A_STAGE_BYTES, b, tile.b_rows, p.k, tile.b_row0,
+                                                              kt * Pipeline::BLOCK_K);
+    } else {
+      const auto b_row = [&](int r) { return tile_b_row<MMA_N>(tile, p.n, r); };
+      copy_rows_async<T, C, E, Pipeline::B_COPIES_PER_THREAD>(stage + Pipeline::A_STAGE_BYTES, b, p.k, kt * Pipeline::BLOCK_K, b_row);
+    }
   };
 
   float acc[Pipeline::M_FRAGS][Pipeline::N_FRAGS][4];
@@ -124,7 +134,13 @@ __device__ __forceinline__ void multistage_mma_gemm(const Params& p, uint8_t* sm
     math.multiply(acc, a_tile, a_tile + Pipeline::A_STAGE_BYTES);
   }
 
-  store_mma_accumulators(acc, p.c, p.c_dtype, tile.a_rows, p.n, tile.a_row0 + warp_tile.row, tile.c_col0 + warp_tile.col, lane, p.row_scale);
+  if constexpr (!GATED) {
+    store_mma_accumulators(acc, p.c, p.c_dtype, tile.a_rows, p.n, tile.a_row0 + warp_tile.row, tile.c_col0 + warp_tile.col, lane, p.row_scale);
+  } else {
+    // Gate and up fragments alternate (gated_tile.h): the warp's WARP_TILE_N tile columns are WARP_TILE_N / 2 of C.
+    store_gated_mma_accumulators(acc, p.c, p.c_dtype, tile.a_rows, p.n, tile.a_row0 + warp_tile.row, tile.c_col0 + warp_tile.col / 2, lane,
+                                 p.row_scale);
+  }
 }
 
 }  // namespace moekit

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "check.h"
+#include "gated_tile.h"
 #include "launch.cuh"
 #include "tile_scheduler.h"
 #include "../../native/common/dtype.h"
@@ -30,6 +31,7 @@ constexpr int NUM_THREADS = THREADS_X * THREADS_Y;
 constexpr int THREAD_M = BLOCK_M / THREADS_Y;
 constexpr int THREAD_N = BLOCK_N / THREADS_X;
 constexpr int GROUP_M = 8;  // tile rows walked together (tile_raster.h)
+constexpr int GATE_WIDTH = THREAD_N / 2;  // gated tiles: gate and up columns alternate in pairs (gated_tile.h)
 
 static_assert(BLOCK_M % THREADS_Y == 0 && BLOCK_N % THREADS_X == 0, "micro-tiles split the block tile evenly");
 
@@ -80,13 +82,14 @@ constexpr int SIMT_TILE_PAD = 1;
 
 // Stages K [k0, k0 + BK) of the tile's rows of A and B into a_tile and
 // b_tile, k-major, as f32: rows [a_row0, a_row0 + BLOCK_M) of the row-major
-// A and [b_row0, b_row0 + BLOCK_N) of B, both with row length k; load_a(i)
-// / load_b(i) decode the element at flat index i; rows past the tile's
-// problem (a_rows, b_rows) and K past k are 0. Consecutive threads read
-// consecutive k of a row: coalesced along K.
+// A and the tile's BLOCK_N rows of B (tile_b_row: consecutive, or gate and
+// up rows for a gated tile), both with row length k; load_a(i) / load_b(i)
+// decode the element at flat index i; rows past the tile's problem and K
+// past k are 0. Consecutive threads read consecutive k of a row: coalesced
+// along K. `n`: C's columns.
 template <int BK, int AW, int BW, typename LoadA, typename LoadB>
-__device__ __forceinline__ void simt_stage_tiles(float (&a_tile)[BK][AW], float (&b_tile)[BK][BW], const GemmTile& tile, int64_t k,
-                                                 int64_t k0, LoadA load_a, LoadB load_b) {
+__device__ __forceinline__ void simt_stage_tiles(float (&a_tile)[BK][AW], float (&b_tile)[BK][BW], const GemmTile& tile, int64_t n,
+                                                 int64_t k, int64_t k0, LoadA load_a, LoadB load_b) {
   using namespace simt_gemm_config;
   static_assert(BLOCK_M == BLOCK_N, "one loop stages the A and B tiles together");
   static_assert(BLOCK_M * BK % NUM_THREADS == 0, "tile loads split evenly over the threads");
@@ -96,8 +99,8 @@ __device__ __forceinline__ void simt_stage_tiles(float (&a_tile)[BK][AW], float 
     const int64_t col = k0 + kk;
     const int64_t a_row = tile.a_row0 + r;
     a_tile[kk][r] = a_row < tile.a_rows && col < k ? load_a(a_row * k + col) : 0.0f;
-    const int64_t b_row = tile.b_row0 + r;
-    b_tile[kk][r] = b_row < tile.b_rows && col < k ? load_b(b_row * k + col) : 0.0f;
+    const int64_t b_row = tile_b_row<simt_gemm_config::GATE_WIDTH>(tile, n, r);
+    b_tile[kk][r] = b_row >= 0 && col < k ? load_b(b_row * k + col) : 0.0f;
   }
 }
 
@@ -124,15 +127,26 @@ __device__ __forceinline__ void simt_tile_fma(const float (&a_tile)[BK][AW], con
 
 // Writes the thread's outputs of `tile` into the row-major [rows, n] C of
 // `dtype`, skipping those outside the tile's problem; each row times
-// row_scale[row] first when row_scale is not null.
+// row_scale[row] first when row_scale is not null. A gated tile's thread
+// holds TN / 2 gate columns and their up columns: it writes silu(gate) * up.
 template <int TM, int TN>
 __device__ __forceinline__ void simt_tile_store(const float (&acc)[TM][TN], void* c, DType dtype, const GemmTile& tile, int64_t n,
                                                 const float* row_scale, SimtThread t) {
+  static_assert(TN == 2 * simt_gemm_config::GATE_WIDTH, "a thread holds one gate block and its up block");
 #pragma unroll
   for (int i = 0; i < TM; ++i) {
     const int64_t row = tile.a_row0 + t.ty * TM + i;
     if (row >= tile.a_rows) continue;
     const float s = row_scale ? row_scale[row] : 1.0f;
+    if (tile.up_offset != 0) {
+#pragma unroll
+      for (int j = 0; j < TN / 2; ++j) {
+        const int64_t col = tile.c_col0 + gated_column(t.tx * TN + j, TN / 2);
+        const float v = silu_times(acc[i][j], acc[i][j + TN / 2]);
+        if (col < n) store_from_double(c, dtype, row * n + col, row_scale ? v * s : v);
+      }
+      continue;
+    }
 #pragma unroll
     for (int j = 0; j < TN; ++j) {
       const int64_t col = tile.c_col0 + t.tx * TN + j;

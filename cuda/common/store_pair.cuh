@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "../../native/common/dtype.h"
+#include "gated_tile.h"
 #include "mma_layout.h"
 
 namespace moekit {
@@ -75,6 +76,31 @@ __device__ __forceinline__ void store_mma_accumulators(const float (&acc)[M_FRAG
       for (int j = 0; j < N_FRAGS; ++j) {
         const float v0 = acc[i][j][2 * h], v1 = acc[i][j][2 * h + 1];
         store_pair(c, c_dtype, m, n, row, col0 + j * MMA_N + rc.col, row_scale ? v0 * s : v0, row_scale ? v1 * s : v1);
+      }
+    }
+  }
+}
+
+// The gated epilogue (gated_tile.h): n8 fragment j even holds gate columns
+// and j + 1 the up columns of the same outputs; each lane writes
+// silu(gate) * up for its pairs, N_FRAGS / 2 * 8 columns of C from col0.
+template <int M_FRAGS, int N_FRAGS>
+__device__ __forceinline__ void store_gated_mma_accumulators(const float (&acc)[M_FRAGS][N_FRAGS][4], void* c, DType c_dtype, int64_t m,
+                                                             int64_t n, int64_t row0, int64_t col0, int lane, const float* row_scale) {
+  static_assert(N_FRAGS % 2 == 0, "gate and up fragments come in pairs");
+#pragma unroll
+  for (int i = 0; i < M_FRAGS; ++i) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const RowCol rc = mma_c_coord(lane, 2 * h);
+      const int64_t row = row0 + i * MMA_M + rc.row;
+      if (row >= m) continue;
+      const float s = row_scale ? row_scale[row] : 1.0f;
+#pragma unroll
+      for (int j = 0; j < N_FRAGS; j += 2) {
+        const float v0 = silu_times(acc[i][j][2 * h], acc[i][j + 1][2 * h]);
+        const float v1 = silu_times(acc[i][j][2 * h + 1], acc[i][j + 1][2 * h + 1]);
+        store_pair(c, c_dtype, m, n, row, col0 + (j / 2) * MMA_N + rc.col, row_scale ? v0 * s : v0, row_scale ? v1 * s : v1);
       }
     }
   }

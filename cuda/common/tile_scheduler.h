@@ -43,6 +43,10 @@ namespace moekit {
 // zeros, never stored. fp8Gemm reads the B block scales of row b_scale_row
 // of its [scale rows, ceil(K / 128)] scales: one row per 128 rows of each
 // expert's B (BLOCK_N divides 128, so a tile's columns share it).
+// A SwiGLU-gated tile (up_offset > 0, gated_tile.h) computes BLOCK_N / 2
+// columns of C from BLOCK_N rows of B: gate rows from b_row0 (below b_rows)
+// and the up rows up_offset further, with scale rows b_scale_row and
+// b_up_scale_row.
 struct GemmTile {
   int64_t a_row0;  // first row of the tile in A and in C
   int64_t a_rows;  // end of the rows of A (and C) that belong to the tile's problem
@@ -50,16 +54,25 @@ struct GemmTile {
   int64_t b_rows;  // end of the rows of B that belong to the tile's problem
   int64_t c_col0;  // first column of the tile in C
   int64_t b_scale_row;  // fp8Gemm: the row of B's 128x128 block scales the tile's columns use
+  int64_t up_offset;       // SwiGLU-gated: B rows from a gate row to its up row (n); 0: a plain tile
+  int64_t b_up_scale_row;  // SwiGLU-gated fp8Gemm: the scale row of the up rows
 
   MOEKIT_HD bool empty() const { return a_row0 >= a_rows; }
 };
 
-// The tile of row tile `r` (grouped_tiles.h) and columns [n0, n0 + block_n)
-// of its expert's [n, K] weights.
-MOEKIT_HD GemmTile expert_tile(const ExpertRowTile& r, int64_t n, int64_t n0) {
-  const int64_t b_first = static_cast<int64_t>(r.expert) * n;
-  const int64_t scale_first = static_cast<int64_t>(r.expert) * ceil_div<int64_t>(n, 128);
-  return GemmTile{r.row0, r.end, b_first + n0, b_first + n, n0, scale_first + n0 / 128};
+// Output columns per tile: a gated tile spends two B rows on each.
+template <int BLOCK_N>
+MOEKIT_HD int64_t tile_columns(bool gated) {
+  return gated ? BLOCK_N / 2 : BLOCK_N;
+}
+
+// The tile of rows [row0, end) of A and C and columns [n0, ...) of expert
+// e's [n, K] weights ([2n, K], gate then up rows, when gated).
+MOEKIT_HD GemmTile expert_tile(int64_t row0, int64_t end, int64_t e, int64_t n, int64_t n0, bool gated) {
+  const int64_t b_rows = gated ? 2 * n : n;
+  const int64_t b_first = e * b_rows;
+  const int64_t scale_first = e * ceil_div<int64_t>(b_rows, 128);
+  return GemmTile{row0, end, b_first + n0, b_first + n, n0, scale_first + n0 / 128, gated ? n : 0, gated ? scale_first + (n + n0) / 128 : 0};
 }
 
 // The normal GEMM: C [m, n] = A [m, K] * B [n, K]^T, its tiles in the
@@ -70,21 +83,24 @@ class NormalTileScheduler {
  public:
   template <typename Params>
   MOEKIT_HD explicit NormalTileScheduler(const Params& p)
-      : m_(p.m), n_(p.n), tiles_m_(ceil_div<int64_t>(p.m, BLOCK_M)), tiles_n_(ceil_div<int64_t>(p.n, BLOCK_N)) {}
+      : m_(p.m),
+        n_(p.n),
+        gated_(p.gated),
+        tiles_m_(ceil_div<int64_t>(p.m, BLOCK_M)),
+        tiles_n_(ceil_div<int64_t>(p.n, tile_columns<BLOCK_N>(p.gated))) {}
 
   MOEKIT_HD int64_t num_tiles() const { return tiles_m_ * tiles_n_; }
 
   // The tile of block `block` (0 <= block < num_tiles()).
   MOEKIT_HD GemmTile tile(int64_t block) const {
     const TileIndex t = grouped_tile(block, tiles_m_, tiles_n_, GROUP_M);
-    const int64_t m0 = t.m * BLOCK_M;
-    const int64_t n0 = t.n * BLOCK_N;
-    return GemmTile{m0, m_, n0, n_, n0, n0 / 128};
+    return expert_tile(t.m * BLOCK_M, m_, 0, n_, t.n * tile_columns<BLOCK_N>(gated_), gated_);
   }
 
  private:
   int64_t m_;
   int64_t n_;
+  bool gated_;
   int64_t tiles_m_;
   int64_t tiles_n_;
 };
@@ -100,20 +116,23 @@ class GroupedTileScheduler {
       : groups_(p.groups),
         m_(p.m),
         n_(p.n),
+        gated_(p.gated),
         tiles_m_(grouped_row_tiles(p.groups, p.m, BLOCK_M)),
-        tiles_n_(ceil_div<int64_t>(p.n, BLOCK_N)) {}
+        tiles_n_(ceil_div<int64_t>(p.n, tile_columns<BLOCK_N>(p.gated))) {}
 
   MOEKIT_HD int64_t num_tiles() const { return tiles_m_ * tiles_n_; }
 
   MOEKIT_HD GemmTile tile(int64_t block) const {
     const TileIndex t = grouped_tile(block, tiles_m_, tiles_n_, GROUP_M);
-    return expert_tile(grouped_row_tile(groups_, m_, BLOCK_M, t.m), n_, t.n * BLOCK_N);
+    const ExpertRowTile r = grouped_row_tile(groups_, m_, BLOCK_M, t.m);
+    return expert_tile(r.row0, r.end, r.expert, n_, t.n * tile_columns<BLOCK_N>(gated_), gated_);
   }
 
  private:
   ExpertGroups groups_;
   int64_t m_;
   int64_t n_;
+  bool gated_;
   int64_t tiles_m_;
   int64_t tiles_n_;
 };

@@ -38,6 +38,8 @@ __global__ void __launch_bounds__(NUM_THREADS) fp8_gemm_v1_kernel(const Fp8GemmP
   const auto load_a = [&](int64_t i) { return decode_fp8(p.a[i], p.a_format); };
   const auto load_b = [&](int64_t i) { return decode_fp8(p.b[i], p.b_format); };
   const float* b_scale_row = p.b_scales + tile.b_scale_row * p.scale_k;
+  // A gated tile's up columns (the second half of each thread's) scale by the up rows' block.
+  const float* b_up_scale_row = p.b_scales + (tile.up_offset ? tile.b_up_scale_row : tile.b_scale_row) * p.scale_k;
   float acc[THREAD_M][THREAD_N] = {};
 
   for (int64_t kb = 0; kb < p.scale_k; ++kb) {
@@ -45,19 +47,20 @@ __global__ void __launch_bounds__(NUM_THREADS) fp8_gemm_v1_kernel(const Fp8GemmP
     for (int chunk = 0; chunk < CHUNKS_PER_SCALE_BLOCK; ++chunk) {
       const int64_t k0 = kb * FP8_SCALE_BLOCK + chunk * CHUNK_K;
       if (k0 >= p.k) break;  // ragged last block: the rest is zero padding
-      simt_stage_tiles(a_tile, b_tile, tile, p.k, k0, load_a, load_b);
+      simt_stage_tiles(a_tile, b_tile, tile, p.n, p.k, k0, load_a, load_b);
       __syncthreads();
       simt_tile_fma(a_tile, b_tile, t.tx, t.ty, partial);
       __syncthreads();
     }
     // Promotion: the block's f32 partial sums, scaled, into the accumulator.
     const float sb = b_scale_row[kb];
+    const float sb_up = b_up_scale_row[kb];
 #pragma unroll
     for (int i = 0; i < THREAD_M; ++i) {
       const int64_t row = tile.a_row0 + t.ty * THREAD_M + i;
-      const float s = row < tile.a_rows ? p.a_scales[row * p.scale_k + kb] * sb : 0.0f;
+      const float sa = row < tile.a_rows ? p.a_scales[row * p.scale_k + kb] : 0.0f;
 #pragma unroll
-      for (int j = 0; j < THREAD_N; ++j) acc[i][j] = fmaf(partial[i][j], s, acc[i][j]);
+      for (int j = 0; j < THREAD_N; ++j) acc[i][j] = fmaf(partial[i][j], sa * (j < GATE_WIDTH ? sb : sb_up), acc[i][j]);
     }
   }
   simt_tile_store(acc, p.c, p.c_dtype, tile, p.n, p.row_scale, t);

@@ -87,7 +87,7 @@ __device__ __forceinline__ void mma_k32_step(float (&part)[M_FRAGS][N_FRAGS][4],
 // What fp8Gemm v2 does with a stage (multistage_mainloop.cuh): the stage's
 // scale block summed into zeroed partial sums, then promoted into the
 // accumulators with the block's two scales.
-template <DType FA, DType FB>
+template <DType FA, DType FB, bool GATED>
 class Fp8GemmV2Math {
  public:
   __device__ Fp8GemmV2Math(const Fp8GemmParams& p, const GemmTile& tile, RowCol warp_tile, int lane)
@@ -109,6 +109,8 @@ class Fp8GemmV2Math {
       }
     }
     col_scale_ = p_.b_scales[b_scale_index(tile_.b_scale_row, kt, p_.scale_k)];
+    // A gated tile's odd fragments are up columns, scaled by the up rows' block (gated_tile.h).
+    if constexpr (GATED) up_scale_ = p_.b_scales[b_scale_index(tile_.b_up_scale_row, kt, p_.scale_k)];
   }
 
   __device__ void multiply(float (&acc)[M_FRAGS][N_FRAGS][4], uint32_t a_tile, uint32_t b_tile) const {
@@ -131,10 +133,12 @@ class Fp8GemmV2Math {
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const float s = row_scale_[i][h] * col_scale_;
+        const float s_up = GATED ? row_scale_[i][h] * up_scale_ : s;
 #pragma unroll
         for (int j = 0; j < N_FRAGS; ++j) {
-          acc[i][j][2 * h] = fmaf(part[i][j][2 * h], s, acc[i][j][2 * h]);
-          acc[i][j][2 * h + 1] = fmaf(part[i][j][2 * h + 1], s, acc[i][j][2 * h + 1]);
+          const float sj = j % 2 == 0 ? s : s_up;
+          acc[i][j][2 * h] = fmaf(part[i][j][2 * h], sj, acc[i][j][2 * h]);
+          acc[i][j][2 * h + 1] = fmaf(part[i][j][2 * h + 1], sj, acc[i][j][2 * h + 1]);
         }
       }
     }
@@ -147,13 +151,14 @@ class Fp8GemmV2Math {
   int lane_;
   float row_scale_[M_FRAGS][2];
   float col_scale_;
+  float up_scale_;
 };
 
-template <DType FA, DType FB, typename Scheduler>
+template <DType FA, DType FB, typename Scheduler, bool GATED>
 __global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS_PER_SM) fp8_gemm_v2_kernel(const Fp8GemmParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   uint8_t* smem = dynamic_shared_memory();
-  multistage_mma_gemm<Pipeline, Scheduler, Fp8GemmV2Math<FA, FB>>(p, smem, warp_tile_origin(threadIdx.x / WARP_SIZE));
+  multistage_mma_gemm<Pipeline, Scheduler, Fp8GemmV2Math<FA, FB, GATED>, GATED>(p, smem, warp_tile_origin(threadIdx.x / WARP_SIZE));
 #else
   (void)p;
   __trap();
@@ -166,13 +171,17 @@ int64_t tile_count(const Fp8GemmParams& p) {
 
 template <DType FA, DType FB>
 void launch(const Fp8GemmParams& p, cudaStream_t stream) {
-  const auto kernel = p.groups.layout == GroupLayout::None ? fp8_gemm_v2_kernel<FA, FB, NormalScheduler> : fp8_gemm_v2_kernel<FA, FB, GroupedScheduler>;
+  // Gated (SwiGLU) tiles come only through moe.groupedGemm, so with the grouped scheduler.
+  const auto kernel = p.groups.layout == GroupLayout::None ? fp8_gemm_v2_kernel<FA, FB, NormalScheduler, false>
+                      : p.gated                            ? fp8_gemm_v2_kernel<FA, FB, GroupedScheduler, true>
+                                                           : fp8_gemm_v2_kernel<FA, FB, GroupedScheduler, false>;
   launch_kernel("fp8_gemm_v2_kernel", kernel, static_cast<unsigned>(tile_count(p)), NUM_THREADS, SMEM_BYTES, stream, p);
 }
 
 }  // namespace
 
 const char* fp8_gemm_v2_unsupported(const Fp8GemmParams& p) {
+  if (p.gated && p.groups.layout == GroupLayout::None) return "a gated (SwiGLU) GEMM runs through moe.groupedGemm";
   if (p.k % CHUNK_ELEMS != 0) return "k must be a multiple of 16 (rows are copied in 16-byte pieces)";
   if (reinterpret_cast<uintptr_t>(p.a) % SMEM_CHUNK_BYTES != 0 || reinterpret_cast<uintptr_t>(p.b) % SMEM_CHUNK_BYTES != 0) {
     return "a.values and b.values must start on 16-byte boundaries";

@@ -30,7 +30,7 @@ __global__ void __launch_bounds__(NUM_THREADS) gemm_v1_kernel(const GemmParams p
   float acc[THREAD_M][THREAD_N] = {};
 
   for (int64_t k0 = 0; k0 < p.k; k0 += BLOCK_K) {
-    simt_stage_tiles(a_tile, b_tile, tile, p.k, k0, load_a, load_b);
+    simt_stage_tiles(a_tile, b_tile, tile, p.n, p.k, k0, load_a, load_b);
     __syncthreads();
     simt_tile_fma(a_tile, b_tile, t.tx, t.ty, acc);
     __syncthreads();

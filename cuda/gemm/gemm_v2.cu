@@ -79,11 +79,11 @@ class GemmV2Math {
   int lane_;
 };
 
-template <DType AB, typename Scheduler>
+template <DType AB, typename Scheduler, bool GATED>
 __global__ void __launch_bounds__(NUM_THREADS, MIN_BLOCKS_PER_SM) gemm_v2_kernel(const GemmParams p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   uint8_t* smem = dynamic_shared_memory();
-  multistage_mma_gemm<Pipeline, Scheduler, GemmV2Math<AB>>(p, smem, warp_tile_origin(threadIdx.x / WARP_SIZE));
+  multistage_mma_gemm<Pipeline, Scheduler, GemmV2Math<AB>, GATED>(p, smem, warp_tile_origin(threadIdx.x / WARP_SIZE));
 #else
   (void)p;
   __trap();
@@ -96,13 +96,17 @@ int64_t tile_count(const GemmParams& p) {
 
 template <DType AB>
 void launch(const GemmParams& p, cudaStream_t stream) {
-  const auto kernel = p.groups.layout == GroupLayout::None ? gemm_v2_kernel<AB, NormalScheduler> : gemm_v2_kernel<AB, GroupedScheduler>;
+  // Gated (SwiGLU) tiles come only through moe.groupedGemm, so with the grouped scheduler.
+  const auto kernel = p.groups.layout == GroupLayout::None ? gemm_v2_kernel<AB, NormalScheduler, false>
+                      : p.gated                            ? gemm_v2_kernel<AB, GroupedScheduler, true>
+                                                           : gemm_v2_kernel<AB, GroupedScheduler, false>;
   launch_kernel("gemm_v2_kernel", kernel, static_cast<unsigned>(tile_count(p)), NUM_THREADS, SMEM_BYTES, stream, p);
 }
 
 }  // namespace
 
 const char* gemm_v2_unsupported(const GemmParams& p) {
+  if (p.gated && p.groups.layout == GroupLayout::None) return "a gated (SwiGLU) GEMM runs through moe.groupedGemm";
   if (p.ab_dtype != DType::BF16 && p.ab_dtype != DType::F16) return "a and b must be bf16 or f16 (f32 operands run on v1)";
   if (p.k % CHUNK_ELEMS != 0) return "k must be a multiple of 8 (rows are copied in 16-byte pieces)";
   if (reinterpret_cast<uintptr_t>(p.a) % SMEM_CHUNK_BYTES != 0 || reinterpret_cast<uintptr_t>(p.b) % SMEM_CHUNK_BYTES != 0) {

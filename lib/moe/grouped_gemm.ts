@@ -21,7 +21,7 @@
 import { binding, callNative } from '../binding.js';
 import { Quantized, blockText } from '../fp8/quantize.js';
 import { Tensor, checkTensor } from '../tensor.js';
-import { type Impl, checkOneOf, checkOptions, parseImpl, typeError } from '../validate.js';
+import { type Impl, checkBoolean, checkOneOf, checkOptions, parseImpl, typeError } from '../validate.js';
 
 /** The output dtypes of the grouped GEMM (`outDtype`); FP8 operands give `'bf16'` or `'f32'` only. */
 export const GROUPED_GEMM_OUT_DTYPES = ['bf16', 'f16', 'f32'] as const;
@@ -31,6 +31,13 @@ export type GroupedGemmOutDType = (typeof GROUPED_GEMM_OUT_DTYPES)[number];
 
 /** Options of {@link groupedGemmMasked}. */
 export interface GroupedGemmMaskedOptions {
+  /**
+   * Fuse SwiGLU into the epilogue (default false): w is `[E, 2N, K]`, each
+   * expert's gate rows then its up rows (W13 = [W1; W3]), and the output is
+   * `silu(x·gateᵀ) ⊙ (x·upᵀ)`, `N` columns, computed in f32 before rounding.
+   * FP8 needs N a multiple of 128.
+   */
+  swiglu?: boolean;
   /** f32, one per row of x (`[E, maxRows]` or `[E, maxRows, 1]`): each output row is multiplied by it before rounding (the routing weights). */
   rowScale?: Tensor;
   /** Output dtype (default `'bf16'`). */
@@ -75,6 +82,7 @@ function run(
   rowScale: Tensor | null,
   outDtype: GroupedGemmOutDType,
   impl: Impl,
+  swiglu: boolean,
 ): Tensor {
   const xo = operand(op, 'x', x, 1);
   const wo = operand(op, 'w', w, 128);
@@ -87,7 +95,7 @@ function run(
   const off = offsets ? offsets.handle(op, 'offsets') : null;
   const cnt = counts ? counts.handle(op, layout === 'masked' ? 'counts' : 'options.counts') : null;
   const rs = rowScale ? rowScale.handle(op, 'options.rowScale') : null;
-  return Tensor.fromNative(callNative(() => binding().moeGroupedGemm(xv, xs, wv, ws, layout, off, cnt, rs, outDtype, impl)));
+  return Tensor.fromNative(callNative(() => binding().moeGroupedGemm(xv, xs, wv, ws, layout, off, cnt, rs, outDtype, impl, swiglu)));
 }
 
 function optionalTensor(op: string, arg: string, value: unknown): Tensor | null {
@@ -109,8 +117,8 @@ function optionalTensor(op: string, arg: string, value: unknown): Tensor | null 
  * @param x - `[P, K]` bf16/f16/f32, or a `Quantized` with block `[1, 128]`.
  * @param w - `[E, N, K]` of x's dtype, or a `Quantized` with block `[128, 128]` (both FP8).
  * @param offsets - i32 `[E + 1]`, e.g. `moe.permute(...).offsets`.
- * @param options - `{ counts?, rowScale?, outDtype?, impl? }`; see {@link GroupedGemmOptions}.
- * @returns `[P, N]` of `outDtype`.
+ * @param options - `{ counts?, rowScale?, swiglu?, outDtype?, impl? }`; see {@link GroupedGemmOptions}.
+ * @returns `[P, N]` of `outDtype` (`N` = half of w's rows with `swiglu`).
  * @throws TypeError for operands of different kinds or dtypes, a w quantized
  *   with another block than `[128, 128]` (or x with another than `[1, 128]`),
  *   or an unknown option; RangeError for mismatched K, experts or scale shapes.
@@ -118,17 +126,18 @@ function optionalTensor(op: string, arg: string, value: unknown): Tensor | null 
  * ```ts
  * using perm = moe.permute(r.ids, 256);
  * using xs = moe.gather(x, perm.rowIds, 8);
- * using h = moe.groupedGemm(xs, w13, perm.offsets, { counts: perm.counts });  // [P, 2I]
+ * using act = moe.groupedGemm(xs, w13, perm.offsets, { counts: perm.counts, swiglu: true });  // [P, I]
  * ```
  */
 export function groupedGemm(x: Tensor | Quantized, w: Tensor | Quantized, offsets: Tensor, options?: GroupedGemmOptions): Tensor {
   const op = 'moe.groupedGemm';
   checkTensor(op, 'offsets', offsets);
-  const opts = checkOptions(op, options, ['counts', 'rowScale', 'outDtype', 'impl']);
+  const opts = checkOptions(op, options, ['counts', 'rowScale', 'swiglu', 'outDtype', 'impl']);
   const counts = optionalTensor(op, 'options.counts', opts.counts);
   const rowScale = optionalTensor(op, 'options.rowScale', opts.rowScale);
+  const swiglu = checkBoolean(op, 'options.swiglu', opts.swiglu ?? false);
   const outDtype = checkOneOf(op, 'options.outDtype', opts.outDtype ?? 'bf16', GROUPED_GEMM_OUT_DTYPES);
-  return run(op, x, w, 'contiguous', offsets, counts, rowScale, outDtype, parseImpl(op, opts.impl));
+  return run(op, x, w, 'contiguous', offsets, counts, rowScale, outDtype, parseImpl(op, opts.impl), swiglu);
 }
 
 /**
@@ -140,7 +149,7 @@ export function groupedGemm(x: Tensor | Quantized, w: Tensor | Quantized, offset
  * @param x - `[E, maxRows, K]` bf16/f16/f32, or a `Quantized` with block `[1, 128]`.
  * @param w - `[E, N, K]` of x's dtype, or a `Quantized` with block `[128, 128]`.
  * @param counts - i32 `[E]`: the rows of each expert.
- * @param options - `{ rowScale?, outDtype?, impl? }`.
+ * @param options - `{ rowScale?, swiglu?, outDtype?, impl? }`.
  * @returns `[E, maxRows, N]` of `outDtype`.
  * @throws as {@link groupedGemm}.
  * @example
@@ -151,8 +160,9 @@ export function groupedGemm(x: Tensor | Quantized, w: Tensor | Quantized, offset
 export function groupedGemmMasked(x: Tensor | Quantized, w: Tensor | Quantized, counts: Tensor, options?: GroupedGemmMaskedOptions): Tensor {
   const op = 'moe.groupedGemmMasked';
   checkTensor(op, 'counts', counts);
-  const opts = checkOptions(op, options, ['rowScale', 'outDtype', 'impl']);
+  const opts = checkOptions(op, options, ['rowScale', 'swiglu', 'outDtype', 'impl']);
   const rowScale = optionalTensor(op, 'options.rowScale', opts.rowScale);
+  const swiglu = checkBoolean(op, 'options.swiglu', opts.swiglu ?? false);
   const outDtype = checkOneOf(op, 'options.outDtype', opts.outDtype ?? 'bf16', GROUPED_GEMM_OUT_DTYPES);
-  return run(op, x, w, 'masked', null, counts, rowScale, outDtype, parseImpl(op, opts.impl));
+  return run(op, x, w, 'masked', null, counts, rowScale, outDtype, parseImpl(op, opts.impl), swiglu);
 }

@@ -37,7 +37,10 @@ struct ExpertGroups {
   int64_t max_rows = 0;              // masked: rows per expert in A and C
 };
 
-// Rows of B: one [n, k] weight matrix per expert.
-MOEKIT_HD int64_t grouped_b_rows(const ExpertGroups& g, int64_t n) { return g.layout == GroupLayout::None ? n : n * g.experts; }
+// Rows of B: one [n, k] weight matrix per expert, [2n, k] (gate rows, then
+// up rows) for a SwiGLU-gated GEMM.
+MOEKIT_HD int64_t gemm_b_rows(const ExpertGroups& g, int64_t n, bool gated) {
+  return (g.layout == GroupLayout::None ? 1 : g.experts) * (gated ? 2 * n : n);
+}
 
 }  // namespace moekit

@@ -36,9 +36,11 @@ interface Case {
   /** contiguous: rows of x past offsets[E] (a worst-case buffer). */
   spare: number;
   rowScale: boolean;
+  /** SwiGLU fused: w holds 2n rows per expert (gate, then up), the output n columns. */
+  swiglu: boolean;
 }
 
-const base = { layout: 'contiguous', align: 1, withCounts: true, spare: 0, rowScale: false } as const;
+const base = { layout: 'contiguous', align: 1, withCounts: true, spare: 0, rowScale: false, swiglu: false } as const;
 const CASES: Case[] = [
   { ...base, name: 'ragged experts, one empty', kind: 'bf16', n: 64, k: 64, counts: [3, 0, 130, 1] },
   { ...base, name: 'all rows on one expert', kind: 'bf16', n: 96, k: 48, counts: [0, 0, 0, 200, 0, 0, 0, 0] },
@@ -51,7 +53,14 @@ const CASES: Case[] = [
   { ...base, name: 'fp8 ragged experts', kind: 'fp8', n: 256, k: 320, counts: [5, 0, 70] },
   { ...base, name: 'fp8 N not a multiple of 128, row scales', kind: 'fp8', n: 200, k: 128, counts: [1, 130, 0, 3], rowScale: true, align: 4, spare: 9 },
   { ...base, name: 'fp8 masked decode', kind: 'fp8', layout: 'masked', n: 128, k: 256, counts: [2, 0, 8, 1], align: 8 },
+  { ...base, name: 'SwiGLU fused, ragged columns', kind: 'bf16', n: 40, k: 64, counts: [5, 0, 70], swiglu: true },
+  { ...base, name: 'SwiGLU fused, masked, row scales', kind: 'bf16', layout: 'masked', n: 24, k: 32, counts: [3, 0, 9], align: 9, swiglu: true, rowScale: true },
+  { ...base, name: 'fp8 SwiGLU fused', kind: 'fp8', n: 128, k: 256, counts: [3, 0, 65], swiglu: true, align: 2, spare: 5 },
+  { ...base, name: 'fp8 SwiGLU fused, masked', kind: 'fp8', layout: 'masked', n: 256, k: 128, counts: [1, 4, 0], align: 4, swiglu: true },
 ];
+
+/** Rows of B per expert. */
+const wRows = (c: Case): number => (c.swiglu ? 2 * c.n : c.n);
 
 /** Where each expert's rows start (the slot or segment) and how many of them are computed. */
 interface Layout {
@@ -84,7 +93,7 @@ function inputsOf(c: Case, rows: number): Inputs {
   const r = rng(`groupedGemm ${c.name}`);
   const E = c.counts.length;
   const x = Float32Array.from({ length: rows * c.k }, () => r.randn());
-  const w = Float32Array.from({ length: E * c.n * c.k }, () => r.randn() / Math.sqrt(c.k));
+  const w = Float32Array.from({ length: E * wRows(c) * c.k }, () => r.randn() / Math.sqrt(c.k));
   if (c.kind === 'bf16') {
     roundToBf16InPlace(x);
     roundToBf16InPlace(w);
@@ -113,14 +122,14 @@ function operandsOn(dev: Device, c: Case, l: Layout, ins: Inputs): Operands {
   if (c.kind === 'fp8') {
     const cpu = device('cpu');
     using xf = cpu.tensor(ins.x, { shape: xShape, dtype: 'bf16' });
-    using wf = cpu.tensor(ins.w, { shape: [E, c.n, c.k], dtype: 'bf16' });
+    using wf = cpu.tensor(ins.w, { shape: [E, wRows(c), c.k], dtype: 'bf16' });
     using xq = quantize(xf, { block: [1, 128] });
     using wq = quantize(wf, { block: [128, 128] });
     x = keep(asQuantized(xq.values.to(dev), xq.scales.to(dev), { block: [1, 128] }));
     w = keep(asQuantized(wq.values.to(dev), wq.scales.to(dev), { block: [128, 128] }));
   } else {
     x = keep(dev.tensor(ins.x, { shape: xShape, dtype: c.kind }));
-    w = keep(dev.tensor(ins.w, { shape: [E, c.n, c.k], dtype: c.kind }));
+    w = keep(dev.tensor(ins.w, { shape: [E, wRows(c), c.k], dtype: c.kind }));
   }
   const rsShape = c.layout === 'masked' ? [E, c.align] : [l.rows, 1];
   return {
@@ -135,8 +144,9 @@ function operandsOn(dev: Device, c: Case, l: Layout, ins: Inputs): Operands {
 
 function run(c: Case, o: Operands, outDtype: 'bf16' | 'f32', impl = 'auto'): Tensor {
   const rowScale = c.rowScale ? o.rowScale : undefined;
-  if (c.layout === 'masked') return moe.groupedGemmMasked(o.x, o.w, o.counts, { rowScale, outDtype, impl: impl as 'auto' });
-  return moe.groupedGemm(o.x, o.w, o.offsets, { counts: c.withCounts ? o.counts : undefined, rowScale, outDtype, impl: impl as 'auto' });
+  const swiglu = c.swiglu;
+  if (c.layout === 'masked') return moe.groupedGemmMasked(o.x, o.w, o.counts, { rowScale, swiglu, outDtype, impl: impl as 'auto' });
+  return moe.groupedGemm(o.x, o.w, o.offsets, { counts: c.withCounts ? o.counts : undefined, rowScale, swiglu, outDtype, impl: impl as 'auto' });
 }
 
 /** The exact product of what the device multiplies (FP8: the dequantized codes), every uncomputed row 0. */
@@ -149,13 +159,18 @@ async function oracle(c: Case, l: Layout, o: Operands, ins: Inputs): Promise<Flo
     [x, w] = [await xd.toArray(), await wd.toArray()];
   }
   const out = new Float64Array(l.rows * c.n);
+  const wr = wRows(c);
   c.counts.forEach((_, e) => {
     const rows = Array.from({ length: l.computed[e]! }, (_, i) => l.start[e]! + i);
-    const we = (w as Float32Array).subarray(e * c.n * c.k, (e + 1) * c.n * c.k);
-    const part = gemmReference(x, we, c.n, c.k, rows);
+    const we = (w as Float32Array).subarray(e * wr * c.k, (e + 1) * wr * c.k);
+    const part = gemmReference(x, we, wr, c.k, rows);
     rows.forEach((row, i) => {
       const s = c.rowScale ? ins.rowScale[row]! : 1;
-      for (let j = 0; j < c.n; j++) out[row * c.n + j] = part[i * c.n + j]! * s;
+      for (let j = 0; j < c.n; j++) {
+        const g = part[i * wr + j]!;
+        const v = c.swiglu ? (g / (1 + Math.exp(-g))) * part[i * wr + c.n + j]! : g;
+        out[row * c.n + j] = v * s;
+      }
     });
   });
   return out;
@@ -171,6 +186,13 @@ function expectZeroRows(what: string, got: ArrayLike<number>, c: Case, l: Layout
     }
   }
 }
+
+/**
+ * silu(g)·u carries the relative errors of both products (the gate's
+ * scaled by g·silu'(g)/silu(g), below 1.1 in magnitude), so a SwiGLU output
+ * gets three times a plain product's tolerance.
+ */
+const SWIGLU_FACTOR = (c: Case): number => (c.swiglu ? 3 : 1);
 
 const cpu = device('cpu');
 
@@ -189,13 +211,13 @@ describe('moe.groupedGemm on the CPU', () => {
       expectAllFinite(c.name, got);
       expectZeroRows(c.name, got, c, l);
       const want = await oracle(c, l, o, ins);
-      expectClose(`cpu ${c.name}`, got, want, productTolerance('bf16', want, c.k, ['f32']));
+      expectClose(`cpu ${c.name}`, got, want, SWIGLU_FACTOR(c) * productTolerance('bf16', want, c.k, ['f32']));
     } finally {
       o.dispose();
     }
   });
 
-  it.each(CASES.filter((c) => c.layout === 'contiguous' && !c.rowScale).map((c) => [`${c.kind}: ${c.name}`, c] as const))(
+  it.each(CASES.filter((c) => c.layout === 'contiguous' && !c.rowScale && !c.swiglu).map((c) => [`${c.kind}: ${c.name}`, c] as const))(
     '%s: bit for bit a per-expert loop of the CPU gemm',
     async (_, c) => {
       const l = layoutOf(c);
@@ -296,6 +318,18 @@ describe('moe.groupedGemm rejects bad input', () => {
     using fo = cpu.zeros([5], 'f32');
     expect(() => moe.groupedGemm(x, w, fo)).toThrow("moe.groupedGemm: offsets.dtype must be 'i32', got 'f32'");
   });
+  it('SwiGLU: an odd 2N, and FP8 with N not a multiple of 128', () => {
+    using wodd = cpu.zeros([3, 15, 256], 'bf16');
+    using o3 = cpu.tensor(Int32Array.of(0, 2, 4, 6), { dtype: 'i32' });
+    expect(() => moe.groupedGemm(x, wodd, o3, { swiglu: true })).toThrow(
+      'moe.groupedGemm: w.shape must be [E, 2N, K] with an even 2N (gate rows, then up rows) for options.swiglu, got [3, 15, 256]',
+    );
+    using xq = quantize(x, { block: [1, 128] });
+    using w64 = cpu.zeros([3, 128, 256], 'bf16');
+    using wq = quantize(w64, { block: [128, 128] });
+    expect(() => moe.groupedGemm(xq, wq, o3, { swiglu: true })).toThrow(/moe.groupedGemm: w.values.shape must be \[E, 2N, K\] with N a multiple of 128 for FP8/);
+    expect(() => moe.groupedGemm(x, w, offsets, { swiglu: 1 } as never)).toThrow(/moe.groupedGemm: options.swiglu must be a boolean/);
+  });
   it('masked: x [E, maxRows, K] with E of w', () => {
     using xm = cpu.zeros([3, 4, 256], 'bf16');
     using counts = cpu.tensor(Int32Array.of(1, 2, 3, 4), { dtype: 'i32' });
@@ -313,7 +347,7 @@ describe.skipIf(!gpu)(`moe.groupedGemm on CUDA against the CPU${gpu ? '' : ` (sk
   /** The tiles each expert's rows fill, and the quantization the FP8 cases move over. */
   function work(c: Case, l: Layout, version: string): number {
     const op = c.kind === 'fp8' ? 'fp8Gemm' : 'gemm';
-    const rows = l.computed.reduce((s, m) => s + gemmWork(op, version, Math.max(m, 1), c.n, c.k) * (m > 0 ? 1 : 0), 0);
+    const rows = l.computed.reduce((s, m) => s + gemmWork(op, version, Math.max(m, 1), wRows(c), c.k) * (m > 0 ? 1 : 0), 0);
     return rows + EMULATED_COST.element * l.rows * c.n;
   }
 
@@ -336,7 +370,7 @@ describe.skipIf(!gpu)(`moe.groupedGemm on CUDA against the CPU${gpu ? '' : ` (sk
       expectZeroRows(`${version} ${c.name}`, got, c, l);
       using ref = run(c, oc, 'f32');
       const want = await ref.toArray();
-      const tol = productTolerance('bf16', want, c.k, [accumulatorOf('moe.groupedGemm', version, call), 'f32']);
+      const tol = SWIGLU_FACTOR(c) * productTolerance('bf16', want, c.k, [accumulatorOf('moe.groupedGemm', version, call), 'f32']);
       expectClose(`${version} vs cpu ${c.name}`, got, want, tol);
       expect(tol).toBeLessThan(1e-2);
     } finally {

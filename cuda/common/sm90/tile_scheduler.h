@@ -70,21 +70,22 @@ template <int BLOCK_M, int BLOCK_N, int GROUP_N>
 class NormalPersistentScheduler {
  public:
   template <typename Params>
-  MOEKIT_HD explicit NormalPersistentScheduler(const Params& p) : walk_(p.m, p.n, BLOCK_M, BLOCK_N, GROUP_N), m_(p.m), n_(p.n) {}
+  MOEKIT_HD explicit NormalPersistentScheduler(const Params& p)
+      : walk_(p.m, p.n, BLOCK_M, static_cast<int32_t>(tile_columns<BLOCK_N>(p.gated)), GROUP_N), m_(p.m), n_(p.n), gated_(p.gated) {}
 
   MOEKIT_HD int64_t num_tiles() const { return walk_.num_tiles(); }
 
   MOEKIT_HD GemmTile tile(int64_t index) const {
     const OutputTile t = walk_.tile(index);
-    const int64_t m0 = static_cast<int64_t>(t.m_block) * BLOCK_M;
-    const int64_t n0 = static_cast<int64_t>(t.n_block) * BLOCK_N;
-    return GemmTile{m0, m_, n0, n_, n0, n0 / 128};
+    const int64_t n0 = static_cast<int64_t>(t.n_block) * tile_columns<BLOCK_N>(gated_);
+    return expert_tile(static_cast<int64_t>(t.m_block) * BLOCK_M, m_, 0, n_, n0, gated_);
   }
 
  private:
   TileScheduler walk_;
   int64_t m_;
   int64_t n_;
+  bool gated_;
 };
 
 // The grouped GEMMs over MoE experts (p.groups: contiguous or masked):
@@ -96,13 +97,19 @@ class GroupedPersistentScheduler {
  public:
   template <typename Params>
   MOEKIT_HD explicit GroupedPersistentScheduler(const Params& p)
-      : walk_(grouped_row_tiles(p.groups, p.m, BLOCK_M) * BLOCK_M, p.n, BLOCK_M, BLOCK_N, GROUP_N), groups_(p.groups), m_(p.m), n_(p.n) {}
+      : walk_(grouped_row_tiles(p.groups, p.m, BLOCK_M) * BLOCK_M, p.n, BLOCK_M, static_cast<int32_t>(tile_columns<BLOCK_N>(p.gated)),
+              GROUP_N),
+        groups_(p.groups),
+        m_(p.m),
+        n_(p.n),
+        gated_(p.gated) {}
 
   MOEKIT_HD int64_t num_tiles() const { return walk_.num_tiles(); }
 
   MOEKIT_HD GemmTile tile(int64_t index) const {
     const OutputTile t = walk_.tile(index);
-    return expert_tile(grouped_row_tile(groups_, m_, BLOCK_M, t.m_block), n_, static_cast<int64_t>(t.n_block) * BLOCK_N);
+    const ExpertRowTile r = grouped_row_tile(groups_, m_, BLOCK_M, t.m_block);
+    return expert_tile(r.row0, r.end, r.expert, n_, static_cast<int64_t>(t.n_block) * tile_columns<BLOCK_N>(gated_), gated_);
   }
 
  private:
@@ -110,6 +117,7 @@ class GroupedPersistentScheduler {
   ExpertGroups groups_;
   int64_t m_;
   int64_t n_;
+  bool gated_;
 };
 
 // Blocks of a persistent launch: one per multiprocessor, never more than

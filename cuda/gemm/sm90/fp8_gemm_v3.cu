@@ -38,6 +38,7 @@
 #include <limits>
 
 #include "../../common/check.h"
+#include "../../common/gated_tile.h"
 #include "../../common/launch.cuh"
 #include "../../common/shared_memory.cuh"
 #include "../../../native/common/math.h"
@@ -55,6 +56,10 @@
 namespace moekit {
 
 namespace {
+
+// Gated tiles (gated_tile.h): gate and up rows alternate in blocks of one
+// wgmma n8 column group, loaded as boxes of this many rows.
+constexpr int GATE_ROWS = 8;
 
 // ---- epilogue ----------------------------------------------------------------
 
@@ -146,7 +151,18 @@ __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
           mbarrier_wait(empty_barrier(stage), phase ^ 1);
           mbarrier_arrive_expect_tx(full_barrier(stage), Cfg::STAGE_BYTES);
           tma_load_2d(a_stage(stage), &a_map, full_barrier(stage), kb * Cfg::BLOCK_K, a_row0);
-          tma_load_2d(b_stage(stage), &b_map, full_barrier(stage), kb * Cfg::BLOCK_K, b_row0);
+          if (tile.up_offset == 0) {
+            tma_load_2d(b_stage(stage), &b_map, full_barrier(stage), kb * Cfg::BLOCK_K, b_row0);
+          } else {
+            // Gated (gated_tile.h): b_map's boxes are GATE_ROWS rows; gate and up blocks alternate.
+            const int32_t up = static_cast<int32_t>(tile.up_offset);
+#pragma unroll 1
+            for (int q = 0; q < Cfg::BLOCK_N / (2 * GATE_ROWS); ++q) {
+              const uint32_t dst = b_stage(stage) + static_cast<uint32_t>(2 * q * GATE_ROWS * Cfg::BLOCK_K);
+              tma_load_2d(dst, &b_map, full_barrier(stage), kb * Cfg::BLOCK_K, b_row0 + q * GATE_ROWS);
+              tma_load_2d(dst + GATE_ROWS * Cfg::BLOCK_K, &b_map, full_barrier(stage), kb * Cfg::BLOCK_K, b_row0 + q * GATE_ROWS + up);
+            }
+          }
           if (++stage == Cfg::NUM_STAGES) {
             stage = 0;
             phase ^= 1;
@@ -187,6 +203,7 @@ __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
       for (int kb = 0; kb < num_k_blocks; ++kb) {
         // Issued before the stage wait so their latency hides behind it.
         const float sb = __ldg(p.b_scales + fp8_gemm_v3_b_scale_index(tile.b_scale_row, kb, p.scale_k));
+        const float sb_up = tile.up_offset ? __ldg(p.b_scales + fp8_gemm_v3_b_scale_index(tile.b_up_scale_row, kb, p.scale_k)) : sb;
         const float sa0 = row0_in ? __ldg(p.a_scales + fp8_gemm_v3_a_scale_index(row0, kb, p.scale_k)) : 0.0f;
         const float sa1 = row1_in ? __ldg(p.a_scales + fp8_gemm_v3_a_scale_index(row1, kb, p.scale_k)) : 0.0f;
 
@@ -214,24 +231,45 @@ __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
           phase ^= 1;
         }
 
-        // Promotion: registers with row offset 0 belong to row0, the others to row1.
+        // Promotion: registers with row offset 0 belong to row0, the others to
+        // row1; in a gated tile, odd 8-column groups are up columns.
         const float s0 = sa0 * sb;
         const float s1 = sa1 * sb;
+        const float u0 = sa0 * sb_up;
+        const float u1 = sa1 * sb_up;
 #pragma unroll
-        for (int r = 0; r < R; ++r) acc[r] = fmaf(partial[r], accumulator_row_offset(r) == 0 ? s0 : s1, acc[r]);
+        for (int r = 0; r < R; ++r) {
+          const bool up = (r / 4) % 2 == 1;
+          acc[r] = fmaf(partial[r], accumulator_row_offset(r) == 0 ? (up ? u0 : s0) : (up ? u1 : s1), acc[r]);
+        }
       }
 
       // Routing weights of moe.groupedGemm, applied before rounding.
       const float rs0 = p.row_scale && row0_in ? p.row_scale[row0] : 1.0f;
       const float rs1 = p.row_scale && row1_in ? p.row_scale[row1] : 1.0f;
+      if (tile.up_offset == 0) {
 #pragma unroll
-      for (int r = 0; r < R; r += 2) {
-        const bool upper = accumulator_row_offset(r) == 0;
-        if (upper ? !row0_in : !row1_in) continue;
-        const float rs = upper ? rs0 : rs1;
-        const float v0 = p.row_scale ? acc[r] * rs : acc[r];
-        const float v1 = p.row_scale ? acc[r + 1] * rs : acc[r + 1];
-        store_pair(p, pairs, upper ? row0 : row1, tile.c_col0 + col_in_tile + accumulator_col_offset(r), v0, v1);
+        for (int r = 0; r < R; r += 2) {
+          const bool upper = accumulator_row_offset(r) == 0;
+          if (upper ? !row0_in : !row1_in) continue;
+          const float rs = upper ? rs0 : rs1;
+          const float v0 = p.row_scale ? acc[r] * rs : acc[r];
+          const float v1 = p.row_scale ? acc[r + 1] * rs : acc[r + 1];
+          store_pair(p, pairs, upper ? row0 : row1, tile.c_col0 + col_in_tile + accumulator_col_offset(r), v0, v1);
+        }
+      } else {
+        // Gated: registers r (gate) and r + 4 (up) hold the same output columns.
+#pragma unroll
+        for (int r = 0; r < R; r += 2) {
+          if ((r / 4) % 2 == 1) continue;
+          const bool upper = accumulator_row_offset(r) == 0;
+          if (upper ? !row0_in : !row1_in) continue;
+          const float rs = upper ? rs0 : rs1;
+          const float v0 = silu_times(acc[r], acc[r + 4]);
+          const float v1 = silu_times(acc[r + 1], acc[r + 5]);
+          const int64_t col = tile.c_col0 + gated_column(col_in_tile + accumulator_col_offset(r), GATE_ROWS);
+          store_pair(p, pairs, upper ? row0 : row1, col, p.row_scale ? v0 * rs : v0, p.row_scale ? v1 * rs : v1);
+        }
       }
     }
   }
@@ -248,8 +286,10 @@ __global__ void __launch_bounds__(Cfg::NUM_THREADS, 1)
 template <typename Cfg, typename Scheduler>
 void launch_fp8_gemm_v3(const Fp8GemmParams& p, cudaStream_t stream) {
   const CUtensorMap a_map = sm90::encode_tensor_map(sm90::kmajor_fp8_tile_map_spec(p.m, p.k, Cfg::BLOCK_M, Cfg::BLOCK_K), p.a);
+  static_assert(Cfg::WARPGROUP_N % (2 * GATE_ROWS) == 0, "a warpgroup's columns hold whole gate/up block pairs");
+  const uint32_t b_box_rows = p.gated ? GATE_ROWS : Cfg::BLOCK_N;
   const CUtensorMap b_map =
-      sm90::encode_tensor_map(sm90::kmajor_fp8_tile_map_spec(grouped_b_rows(p.groups, p.n), p.k, Cfg::BLOCK_N, Cfg::BLOCK_K), p.b);
+      sm90::encode_tensor_map(sm90::kmajor_fp8_tile_map_spec(gemm_b_rows(p.groups, p.n, p.gated), p.k, b_box_rows, Cfg::BLOCK_K), p.b);
   const int64_t grid = sm90::persistent_grid_size(Scheduler(p).num_tiles(), p.num_sms);
   const auto kernel = fp8_gemm_v3_kernel<Cfg, Scheduler>;
   launch_kernel("fp8_gemm_v3_kernel", kernel, static_cast<unsigned>(grid), Cfg::NUM_THREADS, Cfg::SMEM_BYTES, stream, p, a_map, b_map);
@@ -273,7 +313,7 @@ const char* fp8_gemm_v3_unsupported(const Fp8GemmParams& p) {
   if (p.a_format != DType::E4M3 || p.b_format != DType::E4M3) return "a and b must both be e4m3 (wgmma e4m3 x e4m3 only)";
   if (p.k % 16 != 0) return "k must be a multiple of 16 (TMA needs row strides in 16-byte multiples)";
   constexpr int64_t limit = std::numeric_limits<int32_t>::max();
-  if (p.m > limit || grouped_b_rows(p.groups, p.n) > limit || p.k > limit) {
+  if (p.m > limit || gemm_b_rows(p.groups, p.n, p.gated) > limit || p.k > limit) {
     return "m, n (times the experts) and k must be below 2^31 (32-bit TMA coordinates)";
   }
   if (!aligned_16(p.a) || !aligned_16(p.b) || !aligned_16(p.c)) return "a, b and the output must be 16-byte aligned";

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <vector>
 
 #include "../../common/float_convert.h"
@@ -35,6 +36,31 @@ void fp8_gemm_cpu(const Fp8GemmParams& p) {
   parallel_for(p.m * p.k, 1 << 16, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) a[static_cast<size_t>(i)] = a_table[p.a[i]];
   });
+  if (p.gated) {
+    // C[i, j] = silu(gate) * up of the block-scaled products with B rows j and n + j.
+    const auto product = [&](int64_t i, int64_t j) {
+      const float* sb = &p.b_scales[(j / FP8_SCALE_BLOCK) * p.scale_k];
+      double acc = 0.0;
+      for (int64_t kb = 0; kb < p.scale_k; ++kb) {
+        const int64_t k0 = kb * FP8_SCALE_BLOCK;
+        const int64_t k1 = std::min(p.k, k0 + FP8_SCALE_BLOCK);
+        double block = 0.0;
+        for (int64_t kk = k0; kk < k1; ++kk) block += static_cast<double>(a[static_cast<size_t>(i * p.k + kk)] * b_table[p.b[j * p.k + kk]]);
+        acc += block * static_cast<double>(p.a_scales[i * p.scale_k + kb]) * static_cast<double>(sb[kb]);
+      }
+      return acc;
+    };
+    parallel_for(p.m, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        for (int64_t j = 0; j < p.n; ++j) {
+          const double g = product(i, j);
+          const double v = g / (1.0 + std::exp(-g)) * product(i, p.n + j);
+          store_from_double(p.c, p.c_dtype, i * p.n + j, p.row_scale ? v * p.row_scale[i] : v);
+        }
+      }
+    });
+    return;
+  }
   const int64_t tiles = (p.n + B_TILE_ROWS - 1) / B_TILE_ROWS;
   parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
     std::vector<float> b(static_cast<size_t>(B_TILE_ROWS * p.k));

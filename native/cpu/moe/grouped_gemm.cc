@@ -40,7 +40,8 @@ Rows expert_rows(const ExpertGroups& g, int64_t m, int64_t e) {
 void grouped_gemm_cpu(const GroupedGemmParams& p) {
   if (p.fp8) {
     const Fp8GemmParams& g = p.fp8_gemm;
-    const int64_t scale_rows = ceil_div<int64_t>(g.n, FP8_SCALE_BLOCK);
+    const int64_t b_rows = g.gated ? 2 * g.n : g.n;
+    const int64_t scale_rows = ceil_div<int64_t>(b_rows, FP8_SCALE_BLOCK);
     for (int64_t e = 0; e < g.groups.experts; ++e) {
       const Rows r = expert_rows(g.groups, g.m, e);
       if (r.end <= r.start) continue;
@@ -48,7 +49,7 @@ void grouped_gemm_cpu(const GroupedGemmParams& p) {
       one.groups = ExpertGroups{};
       one.a = g.a + r.start * g.k;
       one.a_scales = g.a_scales + r.start * g.scale_k;
-      one.b = g.b + e * g.n * g.k;
+      one.b = g.b + e * b_rows * g.k;
       one.b_scales = g.b_scales + e * scale_rows * g.scale_k;
       one.c = static_cast<uint8_t*>(g.c) + r.start * g.n * dtype_size(g.c_dtype);
       one.m = r.end - r.start;
@@ -59,13 +60,14 @@ void grouped_gemm_cpu(const GroupedGemmParams& p) {
   }
   const GemmParams& g = p.gemm;
   const int64_t ab = dtype_size(g.ab_dtype);
+  const int64_t b_rows = g.gated ? 2 * g.n : g.n;
   for (int64_t e = 0; e < g.groups.experts; ++e) {
     const Rows r = expert_rows(g.groups, g.m, e);
     if (r.end <= r.start) continue;
     GemmParams one = g;
     one.groups = ExpertGroups{};
     one.a = static_cast<const uint8_t*>(g.a) + r.start * g.k * ab;
-    one.b = static_cast<const uint8_t*>(g.b) + e * g.n * g.k * ab;
+    one.b = static_cast<const uint8_t*>(g.b) + e * b_rows * g.k * ab;
     one.c = static_cast<uint8_t*>(g.c) + r.start * g.n * dtype_size(g.c_dtype);
     one.m = r.end - r.start;
     one.row_scale = g.row_scale ? g.row_scale + r.start : nullptr;

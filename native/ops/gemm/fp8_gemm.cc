@@ -56,7 +56,7 @@ Napi::Value fp8_gemm(const Napi::CallbackInfo& info) {
   Device& device = a.device();
   TensorRef c = allocate_tensor(device, out_dtype, {m, n}, op, "the output [M, N] (M of a, N of b)");
   const Fp8GemmParams p{a.data_as<uint8_t>(), sa.data_as<float>(), b.data_as<uint8_t>(), sb.data_as<float>(), c.data(), m, n, k, kb,
-                        a.dtype, b.dtype, out_dtype, device.info().sm_count, ExpertGroups{}, nullptr};
+                        a.dtype, b.dtype, out_dtype, device.info().sm_count, ExpertGroups{}, nullptr, false};
   enqueue_op(device, op, {{a.storage, sa.storage, b.storage, sb.storage}, {c.storage}}, fp8_gemm_versions(), impl, fp8_gemm_cpu, p);
   return TensorHandle::wrap(info.Env(), std::move(c));
 }

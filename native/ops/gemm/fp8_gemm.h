@@ -41,6 +41,7 @@ struct Fp8GemmParams {
   int num_sms;             // multiprocessors of the device (persistent schedules)
   ExpertGroups groups;     // as in GemmParams (gemm.h)
   const float* row_scale;  // as in GemmParams
+  bool gated;              // as in GemmParams; b_scales then cover the [2n, k] of each expert
 };
 
 void fp8_gemm_cpu(const Fp8GemmParams& p);

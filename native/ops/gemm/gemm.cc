@@ -50,7 +50,7 @@ Napi::Value gemm(const Napi::CallbackInfo& info) {
   expect_same_device(a, b, op, "a", "b");
   Device& device = a.device();
   TensorRef c = allocate_tensor(device, out_dtype, {a.dim(0), b.dim(0)}, op, "the output [M, N] (M of a, N of b)");
-  const GemmParams p{a.data(), b.data(), c.data(), a.dim(0), b.dim(0), a.dim(1), a.dtype, out_dtype, ExpertGroups{}, nullptr};
+  const GemmParams p{a.data(), b.data(), c.data(), a.dim(0), b.dim(0), a.dim(1), a.dtype, out_dtype, ExpertGroups{}, nullptr, false};
   enqueue_op(device, op, {{a.storage, b.storage}, {c.storage}}, gemm_versions(), impl, gemm_cpu, p);
   return TensorHandle::wrap(info.Env(), std::move(c));
 }

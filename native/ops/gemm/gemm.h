@@ -32,6 +32,10 @@ struct GemmParams {
   // Optional [m] f32: each row of C multiplied by row_scale[row] before
   // rounding (the routing weight of a permuted row); null: no scaling.
   const float* row_scale;
+  // SwiGLU fused into the epilogue: b (per expert) is [2n, k], gate rows
+  // then up rows, and C[i, j] = silu(A_i · gate_j) * (A_i · up_j) with
+  // silu(g) = g / (1 + exp(-g)), in f32 (cuda/common/gated_tile.h).
+  bool gated;
 };
 
 void gemm_cpu(const GemmParams& p);

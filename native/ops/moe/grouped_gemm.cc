@@ -39,7 +39,7 @@ std::string str(int64_t v) { return std::to_string(v); }
 bool present(const Napi::CallbackInfo& info, size_t i) { return !info[i].IsNull() && !info[i].IsUndefined(); }
 
 // groupedGemm(xValues, xScales | null, wValues, wScales | null, layout, offsets | null, counts | null,
-//             rowScale | null, outDtype, impl) -> out
+//             rowScale | null, outDtype, impl, swiglu) -> out
 Napi::Value grouped_gemm(const Napi::CallbackInfo& info) {
   const char* op = "moe.groupedGemm";
   const bool fp8 = present(info, 1);
@@ -48,6 +48,7 @@ Napi::Value grouped_gemm(const Napi::CallbackInfo& info) {
   const std::string layout = arg_string(info, 4, op, "layout");
   const DType out_dtype = arg_dtype(info, 8, op, "options.outDtype");
   const std::string impl = arg_string(info, 9, op, "options.impl");
+  const bool swiglu = arg_bool(info, 10, op, "options.swiglu");
   if (layout != "contiguous" && layout != "masked") throw_type_error(op, "layout", "'contiguous' or 'masked'", "'" + layout + "'");
   const bool masked = layout == "masked";
 
@@ -77,8 +78,18 @@ Napi::Value grouped_gemm(const Napi::CallbackInfo& info) {
   const char* w_name = fp8 ? "w.values" : "w";
   const char* x_name = fp8 ? "x.values" : "x";
   expect_rank(w, 3, op, w_name);
-  const int64_t E = w.dim(0), N = w.dim(1), K = w.dim(2);
+  const int64_t E = w.dim(0), K = w.dim(2);
   if (E < 1 || E > INT32_MAX - 1) throw_range_error(op, std::string(w_name) + ".shape", "[E, N, K] with E in [1, 2^31 - 2]", shape_string(w.shape));
+  // SwiGLU: w holds [gate; up] rows, [E, 2N, K], and the output N columns.
+  if (swiglu && w.dim(1) % 2 != 0) {
+    throw_range_error(op, std::string(w_name) + ".shape", "[E, 2N, K] with an even 2N (gate rows, then up rows) for options.swiglu",
+                      shape_string(w.shape));
+  }
+  const int64_t N = swiglu ? w.dim(1) / 2 : w.dim(1);
+  if (swiglu && fp8 && N % FP8_SCALE_BLOCK != 0) {
+    throw_range_error(op, "w.values.shape", "[E, 2N, K] with N a multiple of 128 for FP8 with options.swiglu (no 128x128 block may mix gate and up rows)",
+                      shape_string(w.shape));
+  }
   expect_rank(x, masked ? 3 : 2, op, x_name);
   const int64_t x_k = x.dim(x.rank() - 1);
   if (x_k != K) throw_range_error(op, std::string(x_name) + ".shape", "a last dimension of " + str(K) + " (K of w)", shape_string(x.shape));
@@ -92,7 +103,7 @@ Napi::Value grouped_gemm(const Napi::CallbackInfo& info) {
     Shape want = x.shape;
     want.back() = kb;
     expect_shape(xs, want, op, "x.scales", "1x128 blocks of x (quantize x with block [1, 128])");
-    expect_shape(ws, {E, ceil_div<int64_t>(N, FP8_SCALE_BLOCK), kb}, op, "w.scales",
+    expect_shape(ws, {E, ceil_div<int64_t>(w.dim(1), FP8_SCALE_BLOCK), kb}, op, "w.scales",
                  "128x128 blocks of each expert's [N, K] (quantize w with block [128, 128])");
   }
 
@@ -133,7 +144,7 @@ Napi::Value grouped_gemm(const Napi::CallbackInfo& info) {
   Device& device = x.device();
   Shape out_shape(x.shape.begin(), x.shape.end() - 1);
   out_shape.push_back(N);
-  TensorRef out = allocate_tensor(device, out_dtype, out_shape, op, "the output (x's rows, N of w)");
+  TensorRef out = allocate_tensor(device, out_dtype, out_shape, op, swiglu ? "the output (x's rows, half the rows of w)" : "the output (x's rows, N of w)");
   ExpertGroups groups;
   groups.layout = masked ? GroupLayout::Masked : GroupLayout::Contiguous;
   groups.offsets = offsets.storage ? offsets.data_as<int32_t>() : nullptr;
@@ -146,9 +157,9 @@ Napi::Value grouped_gemm(const Napi::CallbackInfo& info) {
   p.fp8 = fp8;
   if (fp8) {
     p.fp8_gemm = Fp8GemmParams{x.data_as<uint8_t>(), xs.data_as<float>(), w.data_as<uint8_t>(), ws.data_as<float>(), out.data(), rows, N, K, kb,
-                               x.dtype, w.dtype, out_dtype, device.info().sm_count, groups, rs};
+                               x.dtype, w.dtype, out_dtype, device.info().sm_count, groups, rs, swiglu};
   } else {
-    p.gemm = GemmParams{x.data(), w.data(), out.data(), rows, N, K, x.dtype, out_dtype, groups, rs};
+    p.gemm = GemmParams{x.data(), w.data(), out.data(), rows, N, K, x.dtype, out_dtype, groups, rs, swiglu};
   }
   // Rows no expert computes read as zeros: the output starts zeroed.
   if (out.nbytes() > 0) {

@@ -3,7 +3,10 @@
 // (times row_scale[row] when given), over the expert layouts of
 // native/common/expert_groups.h: contiguous (moe.permute's offsets, with
 // optional counts marking padding) or masked ([E, max_rows, K] with
-// per-expert counts, for decode). BF16/F16/F32 operands, or FP8 with x
+// per-expert counts, for decode). With `gated` (options.swiglu), w holds
+// each expert's [gate; up] rows, [2n, K], and the epilogue writes
+// silu(x · gateᵀ) ⊙ (x · upᵀ): W13 of the MoE FFN with its activation
+// fused. BF16/F16/F32 operands, or FP8 with x
 // quantized 1x128 and w quantized 128x128 per expert (fp8Gemm's math, with
 // its promotion every 128). Rows of out that no expert computes (padding,
 // rows past offsets[E], masked rows past a count) are zero.
