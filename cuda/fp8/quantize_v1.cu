@@ -11,6 +11,7 @@
 #include "../common/launch.cuh"
 #include "../common/grid.h"
 #include "../common/reduce.cuh"
+#include "../common/row128_quantize.cuh"
 #include "../../native/common/float_convert.h"
 #include "../../native/common/math.h"
 #include "../../native/ops/fp8/quantize.h"
@@ -23,14 +24,9 @@ namespace {
 constexpr int ROW_WARPS_PER_BLOCK = 8;
 constexpr int TILE_THREADS = 256;
 constexpr int TENSOR_THREADS = 256;
-constexpr int ELEMS_PER_LANE = FP8_SCALE_BLOCK / WARP_SIZE;  // 4 coalesced steps of 32
+constexpr int ELEMS_PER_LANE = ROW128_ELEMS_PER_LANE;  // 4 coalesced steps of 32
 
-static_assert(FP8_SCALE_BLOCK % WARP_SIZE == 0, "a 1x128 block must split evenly over a warp");
 static_assert(TILE_THREADS % WARP_SIZE == 0, "tile blocks are whole warps");
-
-__device__ __forceinline__ uint8_t encode_fp8(float v, DType format) {
-  return static_cast<uint8_t>(__nv_cvt_float_to_fp8(canonical_nan(v), __NV_SATFINITE, format == DType::E4M3 ? __NV_E4M3 : __NV_E5M2));
-}
 
 // One warp quantizes one 1x128 block: lanes take elements lane, lane+32, ...
 __global__ void quantize_row128_v1_kernel(const QuantizeParams p) {
@@ -44,21 +40,12 @@ __global__ void quantize_row128_v1_kernel(const QuantizeParams p) {
     const int64_t col0 = (blk % kblocks) * FP8_SCALE_BLOCK;
     const int64_t base = row * p.cols;
     float v[ELEMS_PER_LANE];
-    float amax = 0.0f;
 #pragma unroll
     for (int j = 0; j < ELEMS_PER_LANE; ++j) {
       const int64_t col = col0 + j * WARP_SIZE + lane;
       v[j] = col < p.cols ? load_as_float(p.x, p.x_dtype, base + col) : 0.0f;
-      amax = fmaxf(amax, fabsf(v[j]));
     }
-    const float scale = fp8_block_scale(warp_max(amax), p.format, p.ue8m0);
-    const float inv = fp8_inverse_scale(scale);
-    if (lane == 0) p.scales[blk] = scale;
-#pragma unroll
-    for (int j = 0; j < ELEMS_PER_LANE; ++j) {
-      const int64_t col = col0 + j * WARP_SIZE + lane;
-      if (col < p.cols) p.values[base + col] = encode_fp8(v[j] * inv, p.format);
-    }
+    quantize_row128_block(v, col0, p.cols, p.values + base, p.scales + blk, p.format, p.ue8m0, lane);
   }
 }
 
