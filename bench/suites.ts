@@ -10,3 +10,6 @@ export { quantizeSuite } from './fp8/quantize.bench.js';
 export { gemmSuite } from './gemm/gemm.bench.js';
 export { routeSuite } from './moe/route.bench.js';
 export { permuteSuite } from './moe/permute.bench.js';
+export { gatherSuite } from './moe/gather.bench.js';
+export { swigluSuite } from './moe/swiglu.bench.js';
+export { combineSuite } from './moe/combine.bench.js';

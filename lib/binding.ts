@@ -189,6 +189,12 @@ export interface NativeBinding {
     impl: string,
     swiglu: boolean,
   ): NativeTensor;
+  /** moe.gather: [out [P, H] of x's dtype], or with quantize ('e4m3' | 'e5m2', '' for none) [values [P, H], scales f32 [P, ceil(H / 128)]]. */
+  moeGather(x: NativeTensor, rowIds: NativeTensor, topK: number, quantize: Fp8Format | '', ue8m0: boolean, impl: string): NativeTensor[];
+  /** moe.swiglu: [out [P, I] of outDtype], or with quantize [values [P, I], scales f32 [P, ceil(I / 128)]]. */
+  moeSwiglu(h: NativeTensor, outDtype: DType, quantize: Fp8Format | '', ue8m0: boolean, impl: string): NativeTensor[];
+  /** moe.combine: out [T, H] of outDtype. */
+  moeCombine(y: NativeTensor, inverse: NativeTensor, weights: NativeTensor | null, shared: NativeTensor | null, outDtype: DType, impl: string): NativeTensor;
   kernelVersions(): Record<string, NativeKernelVersion[]>;
   baselineStatus(device: string | null): NativeBaselineStatus;
   baselineGemm(a: NativeTensor, b: NativeTensor, outDtype: DType): NativeTensor;

@@ -105,3 +105,32 @@ export function permuteBytes(tokens: number, experts: number, topK: number, alig
   const rows = picks + Math.min(experts, picks) * (align - 1);
   return 4 * (picks + rows + picks + 2 * experts + 1);
 }
+
+/**
+ * Bytes of the gather (moe.gather) of P rows of H elements: the i32 row ids
+ * read once, each non-padding row of x read once (`readRows`), every output
+ * row written once: `outBytes` per element, plus one f32 scale per 1x128
+ * block when quantizing (`quantized`).
+ */
+export function gatherBytes(rows: number, readRows: number, hidden: number, inBytes: ElementBytes, outBytes: ElementBytes, quantized: boolean): number {
+  return 4 * rows + readRows * hidden * inBytes + rows * hidden * outBytes + (quantized ? 4 * rows * Math.ceil(hidden / 128) : 0);
+}
+
+/**
+ * Bytes of the SwiGLU activation (moe.swiglu) of h [P, 2I]: h read once, the
+ * [P, I] output written once (`outBytes` per element, plus one f32 scale per
+ * 1x128 block when `quantized`).
+ */
+export function swigluBytes(rows: number, inter: number, inBytes: ElementBytes, outBytes: ElementBytes, quantized: boolean): number {
+  return rows * 2 * inter * inBytes + rows * inter * outBytes + (quantized ? 4 * rows * Math.ceil(inter / 128) : 0);
+}
+
+/**
+ * Bytes of the combine (moe.combine) of T tokens of H elements and K picks:
+ * the i32 inverse and f32 weights [T, K] read once, the K picked rows of y
+ * read once per token, the shared row when there is one, the output written
+ * once.
+ */
+export function combineBytes(tokens: number, topK: number, hidden: number, yBytes: ElementBytes, sharedBytes: number, outBytes: ElementBytes): number {
+  return 8 * tokens * topK + tokens * hidden * (topK * yBytes + sharedBytes + outBytes);
+}

@@ -1,6 +1,8 @@
 /**
  * Mixture-of-Experts ops (DeepSeek-V3): routing, the balancing bias
- * update and the permutation into the contiguous expert layout. Exported as the `moe` namespace of moekit.
+ * update, the permutation into the contiguous expert layout, the gather of
+ * token rows into it (plain or FP8-quantized), the SwiGLU activation and
+ * the combine back into token order. Exported as the `moe` namespace of moekit.
  *
  * @example
  * ```ts
@@ -8,6 +10,9 @@
  * using r = moe.route(logits, { topK: 8, bias, groups: 8, topGroups: 4, scale: 2.5 });
  * using next = moe.updateBias(bias, r.counts, { rate: 1e-3 });
  * using perm = moe.permute(r.ids, 256, { align: 128 });
+ * using a = moe.gather(x, perm.rowIds, 8, { quantize: 'e4m3' });
+ * // ... h = grouped GEMM(a, W13); y = grouped GEMM(moe.swiglu(h, { quantize: 'e4m3' }), W2)
+ * using out = moe.combine(y, perm.inverse, { weights: r.weights });
  * ```
  * @module
  */
@@ -30,3 +35,6 @@ export {
   type GroupedGemmOptions,
   type GroupedGemmMaskedOptions,
 } from './grouped_gemm.js';
+export { gather, MAX_GATHER_TOP_K, type GatherOptions } from './gather.js';
+export { swiglu, SWIGLU_OUT_DTYPES, type SwigluOptions, type SwigluOutDType } from './swiglu.js';
+export { combine, COMBINE_OUT_DTYPES, type CombineOptions, type CombineOutDType } from './combine.js';

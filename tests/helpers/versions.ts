@@ -17,7 +17,19 @@ import { UnsupportedError, buildInfo, kernelVersions } from '../../lib/index.js'
 import type { Accumulator } from './tolerance.js';
 
 /** The ops with CUDA versions. */
-export type VersionedOp = 'gemm' | 'fp8Gemm' | 'quantize' | 'dequantize' | 'cast' | 'moe.route' | 'moe.updateBias' | 'moe.permute' | 'moe.groupedGemm';
+export type VersionedOp =
+  | 'gemm'
+  | 'fp8Gemm'
+  | 'quantize'
+  | 'dequantize'
+  | 'cast'
+  | 'moe.route'
+  | 'moe.updateBias'
+  | 'moe.permute'
+  | 'moe.gather'
+  | 'moe.swiglu'
+  | 'moe.combine'
+  | 'moe.groupedGemm';
 
 type Fp8 = 'e4m3' | 'e5m2';
 
@@ -32,6 +44,9 @@ export interface CallOf {
   'moe.updateBias': { experts: number; sm: number };
   'moe.permute': { tokens: number; topK: number; experts: number; align: number; sm: number };
   'moe.groupedGemm': { kind: 'bf16' | 'f16' | 'f32' | 'fp8'; k: number; sm: number };
+  'moe.gather': { tokens: number; hidden: number; rows: number; topK: number; quantize: Fp8 | ''; sm: number };
+  'moe.swiglu': { rows: number; inter: number; quantize: Fp8 | ''; sm: number };
+  'moe.combine': { tokens: number; topK: number; rows: number; hidden: number; sm: number };
 }
 
 interface Contract<C> {
@@ -121,6 +136,18 @@ const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } =
       accumulator: () => 'fp8-tensor-core',
       limits: (c) => (c.kind !== 'fp8' ? /x and w must be FP8/ : c.k % 16 !== 0 ? /k must be a multiple of 16/ : undefined),
     },
+  },
+  'moe.gather': {
+    // cuda/moe/gather_v1.cu: a warp per row, grid-stride; every shape and dtype the binding admits, plain or quantized
+    v1: { limits: () => undefined },
+  },
+  'moe.swiglu': {
+    // cuda/moe/swiglu_v1.cu: a warp per row, grid-stride; every shape and dtype the binding admits, plain or quantized
+    v1: { limits: () => undefined },
+  },
+  'moe.combine': {
+    // cuda/moe/combine_v1.cu: a warp per token, grid-stride; every shape and dtype the binding admits
+    v1: { limits: () => undefined },
   },
 };
 

@@ -128,6 +128,37 @@ const CASES: OpCase[] = [
       return [moe.groupedGemmMasked(x, w, input(4, [3], 'i32'))];
     },
   },
+  { name: 'moe.gather', native: ['moeGather'], inputs: ['x', 'rowIds'], op: 'moe.gather', run: (input) => [moe.gather(input(0, [5, 130], 'bf16'), input(1, [12], 'i32'), 2)] },
+  {
+    name: "moe.gather (quantize 'e4m3')",
+    native: ['moeGather'],
+    inputs: ['x', 'rowIds'],
+    op: 'moe.gather',
+    run: (input) => {
+      const q = moe.gather(input(0, [5, 130], 'bf16'), input(1, [12], 'i32'), 2, { quantize: 'e4m3' });
+      return [q.values, q.scales];
+    },
+  },
+  { name: 'moe.swiglu', native: ['moeSwiglu'], inputs: ['h'], op: 'moe.swiglu', run: (input) => [moe.swiglu(input(0, [6, 260], 'bf16'))] },
+  {
+    name: "moe.swiglu (quantize 'e5m2')",
+    native: ['moeSwiglu'],
+    inputs: ['h'],
+    op: 'moe.swiglu',
+    run: (input) => {
+      const q = moe.swiglu(input(0, [6, 260], 'f32'), { quantize: 'e5m2' });
+      return [q.values, q.scales];
+    },
+  },
+  {
+    name: 'moe.combine',
+    native: ['moeCombine'],
+    inputs: ['y', 'inverse', 'options.weights', 'options.shared'],
+    op: 'moe.combine',
+    run: (input) => [
+      moe.combine(input(0, [12, 64], 'bf16'), input(1, [5, 2], 'i32'), { weights: input(2, [5, 2], 'f32') as Tensor<'f32'>, shared: input(3, [5, 64], 'f16') }),
+    ],
+  },
 ];
 
 // cuBLASLt, on CUDA devices only (M, N, K multiples of 16).

@@ -3,12 +3,15 @@
  * `moe.permute` and `moe.groupedGemm` (arbitrary offsets and counts: the
  * call runs and stays inside its buffers). A valid permutation, of routed ids or of arbitrary i32
  * ids (out of range ones included), is read back and checked: every pick in
- * range exactly once, in its expert's aligned segment, padding -1. A valid route is read back and checked for what holds
+ * range exactly once, in its expert's aligned segment, padding -1. `moe.gather`,
+ * `moe.swiglu` and `moe.combine` take arbitrary i32 row ids and inverses (out
+ * of range ones are padding or skipped picks, never read) and give tensors or
+ * 1x128 Quantized of the documented shapes. A valid route is read back and checked for what holds
  * whatever the logits (NaN and infinities included): every id in [0, E),
  * K distinct ids per token, counts that tally the ids.
  * @module
  */
-import { type Case, type Family, type Gen, NOT_OPTIONS, ODD_VALUES, badTensor, isTensorPost, lit, withStrayKey } from '../gen.js';
+import { type Case, type Family, type Gen, NOT_OPTIONS, ODD_VALUES, type QuantVal, badTensor, isTensorPost, lit, withStrayKey } from '../gen.js';
 
 const EXPERTS = [1, 2, 3, 8, 16, 20, 64, 160, 256, 512] as const;
 const BAD_IMPLS: readonly string[] = ["'v'", "'V1'", "'gpu'", "'v1.5'", '7', "'v99'", "'cuda'", "'auto '"];
@@ -392,9 +395,213 @@ cases.push(
   },
 );
 
-/** Routing, the balancing bias update, the permutation and the grouped GEMM. */
+
+/** Emits a valid gather or swiglu call whose result is plain `[rows, cols]` of `dtype` or, with `format`, a 1x128 Quantized. */
+function emitRows(g: Gen, op: string, src: string, deps: number[], rows: number, cols: number, dtype: 'f32' | 'bf16' | 'f16', format: 'e4m3' | 'e5m2' | undefined): void {
+  const def = g.newVar();
+  if (!format) {
+    g.emit({ ops: [op], src, expect: 'ok', deps, def, post: isTensorPost(dtype, [rows, cols]) });
+    g.track(def, dtype, [rows, cols]);
+    return;
+  }
+  const scales = [rows, Math.ceil(cols / 128)];
+  g.emit({
+    ops: [op],
+    src,
+    expect: 'ok',
+    deps,
+    def,
+    post: `r instanceof m.Quantized && r.format === '${format}' && r.values.shape.join() === '${rows},${cols}' && r.scales.shape.join() === '${scales.join()}'`,
+  });
+  const q: QuantVal = {
+    ref: `v[${def}]`,
+    root: def,
+    values: g.track(def, format, [rows, cols], { ref: `v[${def}].values` }),
+    scales: g.track(def, 'f32', scales, { ref: `v[${def}].scales` }),
+    block: [1, 128],
+    format,
+  };
+  g.quants.push(q);
+}
+
+/** Random `quantize` / `scaleFormat` options (about half the time none). */
+function quantOptions(g: Gen, opts: Record<string, unknown>): 'e4m3' | 'e5m2' | undefined {
+  if (!g.chance(0.5)) return undefined;
+  const format = g.pick(['e4m3', 'e5m2'] as const);
+  opts.quantize = format;
+  if (g.chance(0.5)) opts.scaleFormat = g.pick(['f32', 'ue8m0']);
+  return format;
+}
+
+const moreCases: Case[] = [
+  {
+    name: 'gather',
+    weight: 3,
+    run(g) {
+      const tokens = g.pick([0, 1, 2, 5, 17]);
+      const hidden = g.pick([0, 1, 7, 128, 129, 300]);
+      const topK = g.pick([1, 2, 8, 16]);
+      const rows = g.pick([0, 1, 3, 40, 130]);
+      const x = g.tensor(['f32', 'bf16', 'f16'], [tokens, hidden]);
+      // Arbitrary i32 ids: those outside [0, T·K) are padding rows.
+      const ids = g.tensor(['i32'], [rows]);
+      const opts: Record<string, unknown> = {};
+      const format = quantOptions(g, opts);
+      const impl = g.validImpl();
+      if (impl !== undefined) opts.impl = impl;
+      emitRows(g, 'moe.gather', `m.moe.gather(${x.ref}, ${ids.ref}, ${topK}, ${lit(opts)})`, [x.root, ids.root], rows, hidden, x.dtype as 'f32', format);
+    },
+  },
+  {
+    name: 'gather-bad',
+    weight: 2,
+    run(g) {
+      const choice = g.int(0, 4);
+      if (choice === 0) {
+        const x = g.tensor(['i32', 'u8', 'e4m3', 'e5m2'], [2, 4]);
+        const ids = g.tensor(['i32'], [3]);
+        g.emit({ ops: ['moe.gather'], src: `m.moe.gather(${x.ref}, ${ids.ref}, 2)`, expect: 'error', deps: [x.root, ids.root], why: `x of dtype ${x.dtype}` });
+      } else if (choice === 1) {
+        const x = g.tensor(['f32'], g.pick([[8], [2, 2, 4], []]));
+        const ids = g.tensor(['i32', 'f32'], g.pick([[3], [3, 1]]));
+        g.emit({ ops: ['moe.gather'], src: `m.moe.gather(${x.ref}, ${ids.ref}, 2)`, expect: 'error', deps: [x.root, ids.root], why: 'x or rowIds of a wrong rank or dtype' });
+      } else if (choice === 2) {
+        const x = g.tensor(['bf16'], [2, 4]);
+        const ids = g.tensor(['i32'], [3]);
+        const k = g.pick(['0', '-1', '1.5', 'NaN', "'2'", 'undefined', 'null', '2 ** 31', '2n']);
+        g.emit({ ops: ['moe.gather'], src: `m.moe.gather(${x.ref}, ${ids.ref}, ${k})`, expect: 'error', deps: [x.root, ids.root], why: `topK ${k}` });
+      } else if (choice === 3) {
+        const x = g.tensor(['bf16'], [2, 4]);
+        const ids = g.tensor(['i32'], [3]);
+        const opts = g.pick([
+          "{ quantize: 'e4m2' }", "{ quantize: 'bf16' }", '{ quantize: 1 }', "{ scaleFormat: 'ue8m0' }", "{ quantize: 'e4m3', scaleFormat: 'e8m0' }",
+          ...BAD_IMPLS.map((i) => `{ impl: ${i} }`), ...NOT_OPTIONS, lit(withStrayKey(g, { quantize: 'e4m3' }, ['quantize', 'scaleFormat', 'impl'])),
+        ]);
+        g.emit({ ops: ['moe.gather'], src: `m.moe.gather(${x.ref}, ${ids.ref}, 2, ${opts})`, expect: 'error', deps: [x.root, ids.root], why: 'bad options' });
+      } else {
+        const ids = g.tensor(['i32'], [3]);
+        const bad = badTensor(g, ['bf16'], [2, 4]);
+        g.emit({ ops: ['moe.gather'], src: `m.moe.gather(${bad.src}, ${ids.ref}, 2)`, expect: bad.expect, deps: [ids.root, ...bad.deps], variant: bad.variant, why: bad.why });
+      }
+    },
+  },
+  {
+    name: 'swiglu',
+    weight: 3,
+    run(g) {
+      const rows = g.pick([0, 1, 3, 40]);
+      const inter = g.pick([0, 1, 7, 128, 129, 300]);
+      const h = g.tensor(['f32', 'bf16', 'f16'], [rows, 2 * inter]);
+      const opts: Record<string, unknown> = {};
+      const format = quantOptions(g, opts);
+      let outDtype = h.dtype as 'f32' | 'bf16' | 'f16';
+      if (!format && g.chance(0.4)) {
+        outDtype = g.pick(['f32', 'bf16', 'f16'] as const);
+        opts.outDtype = outDtype;
+      }
+      const impl = g.validImpl();
+      if (impl !== undefined) opts.impl = impl;
+      emitRows(g, 'moe.swiglu', `m.moe.swiglu(${h.ref}, ${lit(opts)})`, [h.root], rows, inter, outDtype, format);
+    },
+  },
+  {
+    name: 'swiglu-bad',
+    weight: 2,
+    run(g) {
+      const choice = g.int(0, 3);
+      if (choice === 0) {
+        const h = g.tensor(['f32', 'bf16'], g.pick([[2, 3], [1, 129], [4, 1]]));
+        g.emit({ ops: ['moe.swiglu'], src: `m.moe.swiglu(${h.ref})`, expect: 'error', deps: [h.root], why: `h of odd last dimension [${h.shape.join(', ')}]` });
+      } else if (choice === 1) {
+        const h = g.tensor(['i32', 'u8', 'e4m3'], [2, 4]);
+        const h2 = g.tensor(['f32'], g.pick([[8], [2, 2, 4], []]));
+        const which = g.chance(0.5) ? h : h2;
+        g.emit({ ops: ['moe.swiglu'], src: `m.moe.swiglu(${which.ref})`, expect: 'error', deps: [which.root], why: 'h of a wrong dtype or rank' });
+      } else if (choice === 2) {
+        const h = g.tensor(['bf16'], [2, 4]);
+        const opts = g.pick([
+          "{ outDtype: 'e4m3' }", "{ outDtype: 'i32' }", "{ quantize: 'e4m3', outDtype: 'f32' }", "{ scaleFormat: 'ue8m0' }", "{ quantize: 'f32' }",
+          ...BAD_IMPLS.map((i) => `{ impl: ${i} }`), ...NOT_OPTIONS, lit(withStrayKey(g, { outDtype: 'f32' }, ['outDtype', 'quantize', 'scaleFormat', 'impl'])),
+        ]);
+        g.emit({ ops: ['moe.swiglu'], src: `m.moe.swiglu(${h.ref}, ${opts})`, expect: 'error', deps: [h.root], why: 'bad options' });
+      } else {
+        const bad = badTensor(g, ['bf16'], [2, 4]);
+        g.emit({ ops: ['moe.swiglu'], src: `m.moe.swiglu(${bad.src})`, expect: bad.expect, deps: bad.deps, variant: bad.variant, why: bad.why });
+      }
+    },
+  },
+  {
+    name: 'combine',
+    weight: 3,
+    run(g) {
+      const tokens = g.pick([0, 1, 2, 5, 17]);
+      const topK = g.pick([1, 2, 8]);
+      const hidden = g.pick([0, 1, 7, 128, 129]);
+      const rows = g.pick([0, 1, 3, 40]);
+      const y = g.tensor(['f32', 'bf16', 'f16'], [rows, hidden]);
+      // Arbitrary i32 rows: those outside [0, P) are skipped picks.
+      const inv = g.tensor(['i32'], [tokens, topK]);
+      const deps = [y.root, inv.root];
+      const parts: string[] = [];
+      if (g.chance(0.5)) {
+        const w = g.tensor(['f32'], [tokens, topK]);
+        deps.push(w.root);
+        parts.push(`weights: ${w.ref}`);
+      }
+      if (g.chance(0.5)) {
+        const sh = g.tensor(['f32', 'bf16', 'f16'], [tokens, hidden]);
+        deps.push(sh.root);
+        parts.push(`shared: ${sh.ref}`);
+      }
+      let outDtype = y.dtype as 'f32' | 'bf16' | 'f16';
+      if (g.chance(0.4)) {
+        outDtype = g.pick(['f32', 'bf16', 'f16'] as const);
+        parts.push(`outDtype: '${outDtype}'`);
+      }
+      const impl = g.validImpl();
+      if (impl !== undefined) parts.push(`impl: ${lit(impl)}`);
+      const def = g.newVar();
+      g.emit({ ops: ['moe.combine'], src: `m.moe.combine(${y.ref}, ${inv.ref}, { ${parts.join(', ')} })`, expect: 'ok', deps, def, post: isTensorPost(outDtype, [tokens, hidden]) });
+      g.track(def, outDtype, [tokens, hidden]);
+    },
+  },
+  {
+    name: 'combine-bad',
+    weight: 2,
+    run(g) {
+      const choice = g.int(0, 4);
+      const y = g.tensor(['bf16'], [6, 4]);
+      const inv = g.tensor(['i32'], [3, 2]);
+      if (choice === 0) {
+        const w = g.tensor(['f32', 'bf16'], g.pick([[3, 1], [2, 3], [6], [3, 2]]));
+        const ok = w.dtype === 'f32' && w.shape.join() === '3,2';
+        if (ok) return;
+        g.emit({ ops: ['moe.combine'], src: `m.moe.combine(${y.ref}, ${inv.ref}, { weights: ${w.ref} })`, expect: 'error', deps: [y.root, inv.root, w.root], why: 'weights of a wrong shape or dtype' });
+      } else if (choice === 1) {
+        const sh = g.tensor(['f32', 'i32', 'e4m3'], g.pick([[3, 5], [3, 4], [4, 4], [12]]));
+        if (sh.dtype === 'f32' && sh.shape.join() === '3,4') return;
+        g.emit({ ops: ['moe.combine'], src: `m.moe.combine(${y.ref}, ${inv.ref}, { shared: ${sh.ref} })`, expect: 'error', deps: [y.root, inv.root, sh.root], why: 'shared of a wrong shape or dtype' });
+      } else if (choice === 2) {
+        const badInv = g.tensor(['f32', 'i32'], g.pick([[6], [3, 2, 1], [3, 2]]));
+        if (badInv.dtype === 'i32' && badInv.shape.length === 2) return;
+        g.emit({ ops: ['moe.combine'], src: `m.moe.combine(${y.ref}, ${badInv.ref})`, expect: 'error', deps: [y.root, badInv.root], why: 'inverse of a wrong dtype or rank' });
+      } else if (choice === 3) {
+        const opts = g.pick([
+          "{ outDtype: 'e4m3' }", "{ outDtype: 'i32' }", '{ weights: 1 }', "{ shared: 'x' }",
+          ...BAD_IMPLS.map((i) => `{ impl: ${i} }`), ...NOT_OPTIONS, lit(withStrayKey(g, { outDtype: 'f32' }, ['weights', 'shared', 'outDtype', 'impl'])),
+        ]);
+        g.emit({ ops: ['moe.combine'], src: `m.moe.combine(${y.ref}, ${inv.ref}, ${opts})`, expect: 'error', deps: [y.root, inv.root], why: 'bad options' });
+      } else {
+        const bad = badTensor(g, ['bf16'], [6, 4]);
+        g.emit({ ops: ['moe.combine'], src: `m.moe.combine(${bad.src}, ${inv.ref})`, expect: bad.expect, deps: [inv.root, ...bad.deps], variant: bad.variant, why: bad.why });
+      }
+    },
+  },
+];
+
+/** Routing, the balancing bias update, the permutation, the gather, the activation, the grouped GEMM and the combine. */
 export const moe: Family = {
   name: 'moe',
-  covers: ['moe.route', 'moe.updateBias', 'moe.permute', 'moe.groupedGemm'],
-  cases,
+  covers: ['moe.route', 'moe.updateBias', 'moe.permute', 'moe.gather', 'moe.swiglu', 'moe.combine', 'moe.groupedGemm'],
+  cases: [...cases, ...moreCases],
 };
