@@ -12,6 +12,14 @@
  * `MOEKIT_CUBLASLT_PATH=$(python -c "import nvidia.cublas, os; print(os.path.join(nvidia.cublas.__path__[0], 'lib', 'libcublasLt.so.12'))")`.
  * {@link status} says what was found and what can run.
  *
+ * The MoE grouped GEMM baselines ({@link groupedGemm}, {@link fp8GroupedGemm})
+ * take the routing as host numbers ({@link Segments}), as a user's
+ * per-expert loop does after reading the counts back. Mode 'grouped' calls
+ * `cublasGemmGroupedBatchedEx` from `libcublas` (cuBLAS 12.5+), opened like
+ * cuBLASLt: `MOEKIT_CUBLAS_PATH` when set, else `libcublas.so.13`, `.so.12`
+ * and `.so` beside the loaded cuBLASLt, then on the loader's search path,
+ * `$CUDA_HOME/lib64` and `/usr/local/cuda/lib64`.
+ *
  * Work is queued on the device like any op; a failure inside cuBLASLt (no
  * algorithm for a shape, say) rejects the next read of the device. The first
  * baseline run on a device allocates cuBLASLt's 32 MiB workspace there, kept
@@ -48,6 +56,22 @@ export interface BaselineFeature {
   readonly reason: string;
 }
 
+/** libcublas, which {@link groupedGemm}'s mode 'grouped' needs. */
+export interface CublasStatus {
+  /** libcublas was loaded (its basic entry points found). */
+  readonly available: boolean;
+  /** The library file loaded ('' when none). */
+  readonly library: string;
+  /** major·10000 + minor·100 + patch from `cublasGetProperty`, e.g. 120901 (0 when none). */
+  readonly version: number;
+  /** The version as text ('' when none). */
+  readonly versionText: string;
+  /** Why libcublas is unavailable, with the fix ('' when available). */
+  readonly reason: string;
+  /** The library has `cublasGemmGroupedBatchedEx` (cuBLAS 12.5+). */
+  readonly groupedGemmEx: boolean;
+}
+
 /** What {@link status} reports. */
 export interface BaselineStatus {
   /** cuBLASLt was loaded (every entry point found). */
@@ -66,8 +90,14 @@ export interface BaselineStatus {
   readonly gemm: BaselineFeature;
   /** {@link fp8Gemm} with mode 'tensor': compute capability 8.9+. */
   readonly fp8Tensor: BaselineFeature;
-  /** {@link fp8Gemm} with mode 'block': cuBLAS 12.9+ and compute capability 9.0. */
+  /** {@link fp8Gemm} with mode 'block': cuBLAS 12.9+ and compute capability 9.0; also {@link fp8GroupedGemm} (mode 'loop'). */
   readonly fp8Block: BaselineFeature;
+  /** libcublas: found or not, its version and whether it has the grouped GEMM. */
+  readonly cublas: CublasStatus;
+  /** {@link groupedGemm} with mode 'grouped': `cublasGemmGroupedBatchedEx` (cuBLAS 12.5+) and a CUDA device. Mode 'loop' is {@link BaselineStatus.gemm}. */
+  readonly groupedGemm: BaselineFeature;
+  /** {@link fp8GroupedGemm} with mode 'grouped': never available (cuBLAS has no grouped block-scaled FP8 GEMM); the reason says so. */
+  readonly fp8GroupedGemm: BaselineFeature;
 }
 
 /**
@@ -307,4 +337,252 @@ export function fp8Gemm(a: QuantizedOperand, b: QuantizedOperand, options: Fp8Ge
   const outDtype = outDtypeOption(op, opts.outDtype);
   using prepared = prepare(op, a, b, { mode: opts.mode });
   return prepared.run({ outDtype });
+}
+
+// ---- MoE grouped GEMM ------------------------------------------------------------
+
+/**
+ * How a grouped GEMM baseline runs the experts: `'loop'`, one cuBLASLt
+ * matmul per non-empty expert on pointer offsets into x, w and the output
+ * (what a user writes after reading the counts back); `'grouped'`, one
+ * `cublasGemmGroupedBatchedEx` call (cuBLAS 12.5+) over every non-empty
+ * expert, experts with equal row counts sharing a group.
+ */
+export const GROUPED_GEMM_MODES = ['loop', 'grouped'] as const;
+
+/** A mode of {@link groupedGemm} and {@link fp8GroupedGemm}. */
+export type GroupedGemmMode = (typeof GROUPED_GEMM_MODES)[number];
+
+/**
+ * The routing of a grouped GEMM, on the host: the contiguous expert layout
+ * of `moe.permute` read back (`await perm.offsets.toArray()`, likewise
+ * counts). With E experts (the first dimension of w) and P rows of x:
+ * - `offsets`: E + 1 integers, `offsets[0] = 0`, never decreasing,
+ *   `offsets[E] <= P`; expert e owns rows `offsets[e] .. offsets[e+1] - 1`.
+ * - `counts` (optional): E integers, `0 <= counts[e] <= offsets[e+1] - offsets[e]`;
+ *   expert e computes only the first `counts[e]` rows of its segment, the
+ *   rest are padding. Without counts every row of a segment is computed.
+ *
+ * Output rows that no expert computes (segment padding, and every row from
+ * `offsets[E]` on) are written as zeros.
+ */
+export interface Segments {
+  readonly offsets: ArrayLike<number>;
+  readonly counts?: ArrayLike<number>;
+}
+
+/** Options of {@link groupedGemm}. */
+export interface GroupedGemmOptions {
+  /** How the experts run, default 'loop'. */
+  mode?: GroupedGemmMode;
+}
+
+/** Options of {@link fp8GroupedGemm} and {@link PreparedFp8GroupedGemm.run}. */
+export interface Fp8GroupedGemmOptions {
+  /** Only 'loop' (the default) runs; 'grouped' throws UnsupportedError, as {@link BaselineStatus.fp8GroupedGemm} says. */
+  mode?: GroupedGemmMode;
+}
+
+/** `segments` as plain arrays for the binding (the addon checks the values). */
+function segmentsArg(op: string, segments: unknown): { offsets: number[]; counts: number[] | null } {
+  const expected = 'an object { offsets, counts? } of integer arrays';
+  if (segments === null || typeof segments !== 'object' || Array.isArray(segments)) throw typeError(op, 'segments', expected, segments);
+  const s = checkOptions(op, segments, ['offsets', 'counts'], 'segments');
+  const list = (key: 'offsets' | 'counts', value: unknown): number[] => {
+    const ok =
+      Array.isArray(value) ||
+      (ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array));
+    if (!ok) throw typeError(op, `segments.${key}`, 'an array of integers', value);
+    return Array.from(value as ArrayLike<number>);
+  };
+  return { offsets: list('offsets', s.offsets), counts: s.counts === undefined ? null : list('counts', s.counts) };
+}
+
+/**
+ * cuBLAS's MoE grouped GEMM on moekit's operands, as `moe.groupedGemm`
+ * computes it: rows of `x` are in expert order, and the output rows of
+ * expert e are `x_e · w[e]ᵀ` (bf16 inputs and output, f32 accumulation);
+ * rows no expert computes are zero (see {@link Segments}). The work is
+ * queued on the device like any op, with no host synchronization.
+ * @param x - bf16 [P, K], on a CUDA device.
+ * @param w - bf16 [E, N, K] (each expert's weights stored [out, in]), on x's device.
+ * @param segments - the routing, on the host; see {@link Segments}.
+ * @param options - `{ mode? }`: 'loop' (default) or 'grouped'; see {@link GROUPED_GEMM_MODES}.
+ * @returns bf16 [P, N].
+ * @throws TypeError / RangeError for bad dtypes, shapes, devices, segments or options.
+ * @throws {@link UnsupportedError} when cuBLASLt ('loop'), cuBLAS 12.5+
+ *   ('grouped') or a CUDA device is missing; see {@link status}.
+ * @example
+ * ```ts
+ * const offsets = Array.from(await perm.offsets.toArray());
+ * const counts = Array.from(await perm.counts.toArray());
+ * using y = baselines.groupedGemm(xPermuted, w, { offsets, counts }, { mode: 'grouped' });
+ * ```
+ */
+export function groupedGemm(x: Tensor, w: Tensor, segments: Segments, options?: GroupedGemmOptions): Tensor {
+  const op = 'baselines.groupedGemm';
+  const tx = tensorArg(op, 'x', x);
+  const tw = tensorArg(op, 'w', w);
+  const s = segmentsArg(op, segments);
+  const opts = checkOptions(op, options, ['mode']);
+  const mode = opts.mode === undefined ? 'loop' : checkOneOf(op, 'options.mode', opts.mode, GROUPED_GEMM_MODES);
+  const hx = tx.handle(op, 'x');
+  const hw = tw.handle(op, 'w');
+  return Tensor.fromNative(callNative(() => binding().baselineGroupedGemm(hx, hw, s.offsets, s.counts, mode)));
+}
+
+/**
+ * FP8 operands and a routing made ready for {@link fp8GroupedGemm}'s
+ * per-expert cuBLASLt matmuls (see {@link prepareFp8GroupedGemm}): the
+ * scales re-laid out for cuBLASLt one expert at a time, so that
+ * {@link PreparedFp8GroupedGemm.run} times the matmuls alone. Holds its own
+ * references to the operands; dispose it when done.
+ */
+export class PreparedFp8GroupedGemm {
+  /** Rows of x (and of the output). */
+  readonly p: number;
+  /** Experts. */
+  readonly e: number;
+  /** Rows of each expert's weights (columns of the output). */
+  readonly n: number;
+  /** The shared inner dimension. */
+  readonly k: number;
+  /** The device the operands live on. */
+  readonly device: Device;
+  readonly #tensors: readonly [Tensor, Tensor, Tensor, Tensor];
+  readonly #offsets: number[];
+  readonly #counts: number[] | null;
+  #disposed = false;
+
+  private constructor(handles: NativeTensor[], offsets: number[], counts: number[] | null) {
+    const [xValues, xScales, wValues, wScales] = handles.map((h) => Tensor.fromNative(h));
+    if (!xValues || !xScales || !wValues || !wScales) throw new TypeError('baselines.prepareFp8GroupedGemm: the binding returned too few tensors');
+    this.#tensors = [xValues, xScales, wValues, wScales];
+    this.#offsets = offsets;
+    this.#counts = counts;
+    this.p = xValues.shape[0]!;
+    this.k = xValues.shape[1]!;
+    this.e = wValues.shape[0]!;
+    this.n = wValues.shape[1]!;
+    this.device = xValues.device;
+  }
+
+  /** @internal */
+  static fromNative(handles: NativeTensor[], offsets: number[], counts: number[] | null): PreparedFp8GroupedGemm {
+    return new PreparedFp8GroupedGemm(handles, offsets, counts);
+  }
+
+  /**
+   * The scales as cuBLASLt reads them: x's as one f32 array holding, for
+   * each expert e in turn, its [ceil(K/128), rows_e] scales (rows_e =
+   * counts[e], or the segment size), each expert's start rounded up to 4
+   * floats (zeros in between); w's as [E, ceil(N/128), ceil(K/128) rounded
+   * up to 4] (zero padded).
+   */
+  get scales(): { readonly x: Tensor; readonly w: Tensor } {
+    PreparedFp8GroupedGemm.#own(this, 'scales').#check('scales');
+    return { x: this.#tensors[1], w: this.#tensors[3] };
+  }
+
+  /** Whether {@link PreparedFp8GroupedGemm.dispose} was called. */
+  get disposed(): boolean {
+    return PreparedFp8GroupedGemm.#own(this, 'disposed').#disposed;
+  }
+
+  static #own(value: unknown, method: string): PreparedFp8GroupedGemm {
+    if (typeof value !== 'object' || value === null || !(#tensors in value)) {
+      throw typeError(`PreparedFp8GroupedGemm.${method}`, 'this', 'a PreparedFp8GroupedGemm (from baselines.prepareFp8GroupedGemm())', value);
+    }
+    return value;
+  }
+
+  /**
+   * Queues one cuBLASLt block-scaled FP8 matmul per non-empty expert
+   * (1x128 activation and 128x128 weight scales, f32 accumulation, fast
+   * accumulation off), bf16 output [P, N], padding rows zero.
+   * @throws {@link UnsupportedError} when cuBLASLt 12.9+, a CUDA device of
+   *   compute capability 9.0, or mode 'loop' is missing.
+   */
+  run(options?: Fp8GroupedGemmOptions): Tensor {
+    const op = 'baselines.fp8GroupedGemm';
+    PreparedFp8GroupedGemm.#own(this, 'run').#check('run');
+    const opts = checkOptions('PreparedFp8GroupedGemm.run', options, ['mode']);
+    const mode = opts.mode === undefined ? 'loop' : checkOneOf(op, 'options.mode', opts.mode, GROUPED_GEMM_MODES);
+    const [xValues, xScales, wValues, wScales] = this.#tensors;
+    const xV = xValues.handle(op, 'x.values');
+    const xS = xScales.handle(op, 'x.scales');
+    const wV = wValues.handle(op, 'w.values');
+    const wS = wScales.handle(op, 'w.scales');
+    return Tensor.fromNative(callNative(() => binding().baselineFp8GroupedGemm(xV, xS, wV, wS, this.#offsets, this.#counts, mode)));
+  }
+
+  /** Releases the operand references and the re-laid scales. Idempotent. */
+  dispose(): void {
+    const self = PreparedFp8GroupedGemm.#own(this, 'dispose');
+    if (self.#disposed) return;
+    self.#disposed = true;
+    for (const t of self.#tensors) t.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    PreparedFp8GroupedGemm.prototype.dispose.call(this);
+  }
+
+  #check(method: string): void {
+    if (this.#disposed) throw new DisposedError(`PreparedFp8GroupedGemm.${method}: it was disposed`);
+  }
+}
+
+/**
+ * The first half of {@link fp8GroupedGemm}: checks the operands and the
+ * segments and re-lays the scales out for cuBLASLt, one expert at a time (a
+ * small copy, queued on the device; cuBLASLt reads an expert's 1x128 scales
+ * packed, which a slice of the whole re-laid array would not be). Call it
+ * once per routing and time {@link PreparedFp8GroupedGemm.run}. Works on
+ * any device (only `run` needs cuBLASLt on a CUDA device).
+ * @param x - activations: values e4m3 [P, K], scales f32 [P, ceil(K/128)] (`quantize(x, { block: [1, 128] })`).
+ * @param w - weights: values e4m3 [E, N, K], scales f32 [E, ceil(N/128), ceil(K/128)] (128x128 blocks per expert).
+ * @param segments - the routing; see {@link Segments}.
+ * @throws TypeError / RangeError for bad dtypes, shapes or segments.
+ * @throws {@link UnsupportedError} when N or K is not a multiple of 16
+ *   (cuBLASLt's FP8 needs 16-byte aligned rows).
+ * @example
+ * ```ts
+ * using prepared = baselines.prepareFp8GroupedGemm(qx, qw, { offsets, counts });
+ * using y = prepared.run();
+ * ```
+ */
+export function prepareFp8GroupedGemm(x: QuantizedOperand, w: QuantizedOperand, segments: Segments): PreparedFp8GroupedGemm {
+  return prepareGrouped('baselines.prepareFp8GroupedGemm', x, w, segments);
+}
+
+function prepareGrouped(op: string, x: QuantizedOperand, w: QuantizedOperand, segments: unknown): PreparedFp8GroupedGemm {
+  const qx = quantizedArg(op, 'x', x);
+  const qw = quantizedArg(op, 'w', w);
+  const s = segmentsArg(op, segments);
+  const handles = callNative(() => binding().baselineFp8GroupedPrepare(qx.values, qx.scales, qw.values, qw.scales, s.offsets, s.counts));
+  return PreparedFp8GroupedGemm.fromNative(handles, s.offsets, s.counts);
+}
+
+/**
+ * cuBLASLt's block-scaled FP8 on the MoE grouped GEMM: for each non-empty
+ * expert e, its rows of the output are Σ_kb (x_kb·w[e]_kbᵀ)·scaleX·scaleW
+ * (DeepSeek-V3's 1x128 activation and per-expert 128x128 weight scales;
+ * cuBLAS 12.9+, compute capability 9.0), bf16; rows no expert computes are
+ * zero. One matmul per expert (mode 'loop'): cuBLAS has no grouped GEMM with
+ * these scales. Equals {@link prepareFp8GroupedGemm} then
+ * {@link PreparedFp8GroupedGemm.run}; benchmarks prepare once instead.
+ * @throws TypeError / RangeError for bad arguments; {@link UnsupportedError}
+ *   as {@link prepareFp8GroupedGemm} and {@link PreparedFp8GroupedGemm.run}.
+ * @example
+ * ```ts
+ * using y = baselines.fp8GroupedGemm(quantize(x, { block: [1, 128] }), qw, { offsets, counts });
+ * ```
+ */
+export function fp8GroupedGemm(x: QuantizedOperand, w: QuantizedOperand, segments: Segments, options?: Fp8GroupedGemmOptions): Tensor {
+  const op = 'baselines.fp8GroupedGemm';
+  const opts = checkOptions(op, options, ['mode']);
+  const mode = opts.mode === undefined ? 'loop' : checkOneOf(op, 'options.mode', opts.mode, GROUPED_GEMM_MODES);
+  using prepared = prepareGrouped(op, x, w, segments);
+  return prepared.run({ mode });
 }

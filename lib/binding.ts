@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import type { Fp8Mode } from './baselines.js';
+import type { Fp8Mode, GroupedGemmMode } from './baselines.js';
 import type { DType, Fp8Format } from './dtype.js';
 import { BindingLoadError, fromNativeError } from './errors.js';
 
@@ -111,6 +111,19 @@ export interface NativeBaselineStatus {
   gemm: NativeBaselineFeature;
   fp8Tensor: NativeBaselineFeature;
   fp8Block: NativeBaselineFeature;
+  cublas: NativeCublasStatus;
+  groupedGemm: NativeBaselineFeature;
+  fp8GroupedGemm: NativeBaselineFeature;
+}
+
+/** libcublas as `baselineStatus` reports it (lib/baselines.ts). */
+export interface NativeCublasStatus {
+  available: boolean;
+  library: string;
+  version: number;
+  versionText: string;
+  reason: string;
+  groupedGemmEx: boolean;
 }
 
 /** The typed arrays `fromData` takes as tensor data. */
@@ -204,6 +217,14 @@ export interface NativeBinding {
   baselineFp8Gemm(
     aValues: NativeTensor, aScales: NativeTensor, bValues: NativeTensor, bScales: NativeTensor, mode: Fp8Mode,
     outDtype: DType,
+  ): NativeTensor;
+  baselineGroupedGemm(x: NativeTensor, w: NativeTensor, offsets: number[], counts: number[] | null, mode: GroupedGemmMode): NativeTensor;
+  baselineFp8GroupedPrepare(
+    xValues: NativeTensor, xScales: NativeTensor, wValues: NativeTensor, wScales: NativeTensor, offsets: number[], counts: number[] | null,
+  ): NativeTensor[];
+  baselineFp8GroupedGemm(
+    xValues: NativeTensor, xScales: NativeTensor, wValues: NativeTensor, wScales: NativeTensor, offsets: number[], counts: number[] | null,
+    mode: GroupedGemmMode,
   ): NativeTensor;
 }
 

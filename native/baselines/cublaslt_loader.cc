@@ -1,12 +1,9 @@
 #include "cublaslt_loader.h"
 
+#include "library_search.h"
 #include "../device/registry.h"
 
-#include <dlfcn.h>
-#include <link.h>
-
 #include <cstdlib>
-#include <cstring>
 #include <iterator>
 #include <mutex>
 #include <vector>
@@ -24,107 +21,36 @@ const char* const FIX =
     "bring it too) and put the folder holding libcublasLt.so.* on LD_LIBRARY_PATH, or set MOEKIT_CUBLASLT_PATH to "
     "the library's full path (e.g. .../site-packages/nvidia/cublas/lib/libcublasLt.so.12)";
 
-// dlerror's text, without the "<file>: " it starts with when that is `name`
-// (the message names the file already).
-std::string last_dl_error(const std::string& name) {
-  const char* e = dlerror();
-  std::string text = e ? e : "unknown dynamic loader error";
-  if (!name.empty() && text.rfind(name + ": ", 0) == 0) text.erase(0, name.size() + 2);
-  return text;
-}
-
-// dlsym returns an object pointer; copying its bytes into the function
-// pointer is the conversion POSIX sanctions (and C++ compilers accept
-// without warnings).
-template <typename Fn>
-bool bind(void* library, const char* name, Fn& out, std::string& error) {
-  static_assert(sizeof(Fn) == sizeof(void*), "function and object pointers have the same size on the supported platforms");
-  dlerror();
-  void* symbol = dlsym(library, name);
-  if (!symbol) {
-    error = std::string("symbol ") + name + " is missing";
-    return false;
-  }
-  std::memcpy(&out, &symbol, sizeof(out));
-  return true;
-}
-
 bool bind_all(void* library, cublaslt::Api& api, std::string& error) {
-  return bind(library, "cublasLtGetVersion", api.get_version, error) &&
-         bind(library, "cublasLtCreate", api.create, error) &&
-         bind(library, "cublasLtMatmulDescCreate", api.matmul_desc_create, error) &&
-         bind(library, "cublasLtMatmulDescDestroy", api.matmul_desc_destroy, error) &&
-         bind(library, "cublasLtMatmulDescSetAttribute", api.matmul_desc_set_attribute, error) &&
-         bind(library, "cublasLtMatrixLayoutCreate", api.matrix_layout_create, error) &&
-         bind(library, "cublasLtMatrixLayoutDestroy", api.matrix_layout_destroy, error) &&
-         bind(library, "cublasLtMatmulPreferenceCreate", api.preference_create, error) &&
-         bind(library, "cublasLtMatmulPreferenceDestroy", api.preference_destroy, error) &&
-         bind(library, "cublasLtMatmulPreferenceSetAttribute", api.preference_set_attribute, error) &&
-         bind(library, "cublasLtMatmulAlgoGetHeuristic", api.algo_get_heuristic, error) &&
-         bind(library, "cublasLtMatmul", api.matmul, error);
+  return bind_symbol(library, "cublasLtGetVersion", api.get_version, error) &&
+         bind_symbol(library, "cublasLtCreate", api.create, error) &&
+         bind_symbol(library, "cublasLtMatmulDescCreate", api.matmul_desc_create, error) &&
+         bind_symbol(library, "cublasLtMatmulDescDestroy", api.matmul_desc_destroy, error) &&
+         bind_symbol(library, "cublasLtMatmulDescSetAttribute", api.matmul_desc_set_attribute, error) &&
+         bind_symbol(library, "cublasLtMatrixLayoutCreate", api.matrix_layout_create, error) &&
+         bind_symbol(library, "cublasLtMatrixLayoutDestroy", api.matrix_layout_destroy, error) &&
+         bind_symbol(library, "cublasLtMatmulPreferenceCreate", api.preference_create, error) &&
+         bind_symbol(library, "cublasLtMatmulPreferenceDestroy", api.preference_destroy, error) &&
+         bind_symbol(library, "cublasLtMatmulPreferenceSetAttribute", api.preference_set_attribute, error) &&
+         bind_symbol(library, "cublasLtMatmulAlgoGetHeuristic", api.algo_get_heuristic, error) &&
+         bind_symbol(library, "cublasLtMatmul", api.matmul, error);
 }
-
-// The file the dynamic loader picked for `name`.
-std::string loaded_path(void* library, const std::string& name) {
-  struct link_map* map = nullptr;
-  if (dlinfo(library, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name && map->l_name[0]) return map->l_name;
-  return name;
-}
-
-struct Attempt {
-  std::string name;
-  std::string error;
-};
 
 // Opens `name` and binds the API; on success fills `out` and keeps the
 // library loaded for good (unloading cuBLAS with work in flight is unsafe).
-bool try_load(const std::string& name, CublasLtLibrary& out, cublaslt::Api& api, std::vector<Attempt>& attempts) {
-  dlerror();
-  void* library = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!library) {
-    attempts.push_back({name, last_dl_error(name)});
-    return false;
-  }
+bool try_load(const std::string& name, CublasLtLibrary& out, cublaslt::Api& api, std::vector<LibraryAttempt>& attempts) {
   cublaslt::Api candidate;
-  std::string error;
-  if (!bind_all(library, candidate, error)) {
-    attempts.push_back({loaded_path(library, name), "not a usable cuBLASLt: " + error});
-    dlclose(library);
-    return false;
-  }
+  std::string path;
+  void* library = open_library(name, "cuBLASLt", [&](void* lib, std::string& error) { return bind_all(lib, candidate, error); },
+                               attempts, path);
+  if (!library) return false;
   api = candidate;
   out.api = &api;
   register_exit_handler_again();  // after the library's own runtime registered its exit handler
-  out.path = loaded_path(library, name);
+  out.path = path;
   out.version = api.get_version();
   out.reason.clear();
   return true;
-}
-
-// "a, b, c (error)" when every attempt failed the same way (the usual
-// "No such file or directory"), else "a (error a); b (error b)".
-std::string describe_attempts(const std::vector<Attempt>& attempts) {
-  bool same = true;
-  for (const auto& a : attempts) same = same && a.error == attempts.front().error;
-  std::string s;
-  for (const auto& a : attempts) {
-    if (!s.empty()) s += same ? ", " : "; ";
-    s += a.name;
-    if (!same) s += " (" + a.error + ")";
-  }
-  if (same && !attempts.empty()) s += " (" + attempts.front().error + ")";
-  return s;
-}
-
-std::vector<std::string> default_candidates() {
-  std::vector<std::string> names(std::begin(SONAMES), std::end(SONAMES));
-  std::vector<std::string> dirs;
-  if (const char* home = std::getenv("CUDA_HOME"); home && home[0]) dirs.push_back(std::string(home) + "/lib64");
-  dirs.push_back("/usr/local/cuda/lib64");
-  for (const auto& dir : dirs) {
-    for (const char* soname : SONAMES) names.push_back(dir + "/" + soname);
-  }
-  return names;
 }
 
 }  // namespace
@@ -144,7 +70,7 @@ CublasLtLibrary cublaslt_library() {
   result.reason = "cuBLASLt does not run on the emulated GPU; the cuBLAS baselines need a real one";
   return result;
 #endif
-  std::vector<Attempt> attempts;
+  std::vector<LibraryAttempt> attempts;
   const char* explicit_path = std::getenv(PATH_ENV);
   if (explicit_path && explicit_path[0]) {
     if (try_load(explicit_path, result, api, attempts)) {
@@ -156,7 +82,7 @@ CublasLtLibrary cublaslt_library() {
                     SONAMES[0] + ", " + SONAMES[1] + " and " + SONAMES[2];
     return result;
   }
-  for (const auto& name : default_candidates()) {
+  for (const auto& name : library_candidates(std::vector<std::string>(std::begin(SONAMES), std::end(SONAMES)))) {
     if (try_load(name, result, api, attempts)) {
       loaded = new CublasLtLibrary(result);
       return result;

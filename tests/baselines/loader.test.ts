@@ -1,4 +1,4 @@
-// Finding cuBLASLt (native/baselines/cublaslt_loader.cc) with stand-in
+// Finding cuBLASLt and cuBLAS (native/baselines/cublaslt_loader.cc, cublas_loader.cc) with stand-in
 // libraries built here from C stubs: one lacking an entry point, one
 // complete but too old for block scaling. A loaded library stays for the
 // life of the process, so this file has its own (vitest runs each file in a
@@ -19,6 +19,8 @@ const CC = process.env.CC || 'cc';
 const haveCc = spawnSync(CC, ['--version'], { stdio: 'ignore' }).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'moekit-cublaslt-stub-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// No real libcublas may be loaded (and kept) before the stand-in cuBLAS below: status() looks for it too.
+process.env.MOEKIT_CUBLAS_PATH = join(dir, 'no-cublas-yet.so');
 
 const ENTRY_POINTS = [
   'cublasLtCreate',
@@ -105,5 +107,49 @@ describe.skipIf(standInSkip !== '')(`a stand-in cuBLASLt${standInSkip ? ` (skipp
     // Kept for the life of the process: another path changes nothing.
     process.env.MOEKIT_CUBLASLT_PATH = join(dir, 'elsewhere.so');
     expect(baselines.status().library).toBe(path);
+  });
+});
+
+// libcublas (the grouped GEMM's library), the same way: a stand-in that
+// lacks an entry point is refused, and one from before cuBLAS 12.5 loads but
+// has no cublasGemmGroupedBatchedEx, which status() and the call report.
+const CUBLAS_ENTRY_POINTS = ['cublasCreate_v2', 'cublasSetStream_v2', 'cublasSetWorkspace_v2'];
+
+function buildCublasStub(name: string, omit?: string): string {
+  const source = [
+    '/* cublasGetProperty: major 12, minor 4, patch 1 */',
+    'int cublasGetProperty(int type, int* value) { *value = type == 0 ? 12 : type == 1 ? 4 : 1; return 0; }',
+    ...CUBLAS_ENTRY_POINTS.filter((f) => f !== omit).map((f) => `int ${f}(void) { return 15; /* CUBLAS_STATUS_NOT_SUPPORTED */ }`),
+  ].join('\n');
+  const c = join(dir, `${name}.c`);
+  const so = join(dir, `lib${name}.so`);
+  writeFileSync(c, source);
+  const r = spawnSync(CC, ['-shared', '-fPIC', '-o', so, c], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`building ${so} failed: ${r.stderr}`);
+  return so;
+}
+
+describe.skipIf(standInSkip !== '')(`a stand-in cuBLAS${standInSkip ? ` (skipped: ${standInSkip})` : ''}`, () => {
+  it('one lacking an entry point is refused; one before 12.5 loads without the grouped GEMM', () => {
+    const partial = buildCublasStub('cublas_partial', 'cublasSetStream_v2');
+    process.env.MOEKIT_CUBLAS_PATH = partial;
+    expect(baselines.status().cublas.reason).toBe(
+      `cuBLAS could not be loaded from MOEKIT_CUBLAS_PATH=${partial}: not a usable cuBLAS: symbol cublasSetStream_v2 is missing; ` +
+        'point it at a libcublas.so.12 or .so.13, or unset it to search libcublas.so.13, libcublas.so.12 and libcublas.so',
+    );
+
+    const old = buildCublasStub('cublas_old');
+    process.env.MOEKIT_CUBLAS_PATH = old;
+    const s = baselines.status();
+    expect(s.cublas).toEqual({ available: true, library: old, version: 120401, versionText: '12.4.1', reason: '', groupedGemmEx: false });
+    const lacks = `cublasGemmGroupedBatchedEx needs cuBLAS 12.5 or newer; the loaded cuBLAS is 12.4.1 (${old}) and lacks it`;
+    expect(s.groupedGemm).toEqual({ available: false, reason: lacks });
+    expect(baselines.status('cpu').groupedGemm.reason).toBe(lacks);
+    const x = cpu.zeros([8, 32], 'bf16');
+    const w = cpu.zeros([2, 16, 32], 'bf16');
+    expect(() => baselines.groupedGemm(x, w, { offsets: [0, 3, 8] }, { mode: 'grouped' })).toThrow(
+      new UnsupportedError(`baselines.groupedGemm: ${lacks}`),
+    );
+    delete process.env.MOEKIT_CUBLAS_PATH;
   });
 });

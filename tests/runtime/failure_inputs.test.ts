@@ -41,7 +41,7 @@ interface OpCase {
   /** Runs it on `dev`; returns every output. */
   run(input: InputMaker, dev: Device): Tensor[];
   /** Baselines only: the feature of baselines.status() it needs. */
-  readonly feature?: 'gemm' | 'fp8Tensor' | 'fp8Block';
+  readonly feature?: 'gemm' | 'fp8Tensor' | 'fp8Block' | 'groupedGemm';
 }
 
 const CASES: OpCase[] = [
@@ -179,6 +179,28 @@ const BASELINE_CASES: OpCase[] = [
       },
     }),
   ),
+  ...(['loop', 'grouped'] as const).map(
+    (mode): OpCase => ({
+      name: `baselines.groupedGemm (mode '${mode}')`,
+      native: ['baselineGroupedGemm'],
+      feature: mode === 'loop' ? 'gemm' : 'groupedGemm',
+      inputs: ['x', 'w'],
+      op: 'baseline grouped gemm',
+      run: (input) => [baselines.groupedGemm(input(0, [24, 64], 'bf16'), input(1, [2, 32, 64], 'bf16'), { offsets: [0, 16, 24], counts: [9, 8] }, { mode })],
+    }),
+  ),
+  {
+    name: 'baselines.fp8GroupedGemm',
+    native: ['baselineFp8GroupedPrepare', 'baselineFp8GroupedGemm'],
+    feature: 'fp8Block',
+    inputs: ['x.values', 'x.scales', 'w.values', 'w.scales'],
+    op: 'baseline grouped gemm',
+    run: (input) => {
+      const x = { values: input(0, [32, 256], 'e4m3'), scales: input(1, [32, 2], 'f32') };
+      const w = { values: input(2, [2, 32, 256], 'e4m3'), scales: input(3, [2, 1, 2], 'f32') };
+      return [baselines.fp8GroupedGemm(x, w, { offsets: [0, 16, 32] })];
+    },
+  },
 ];
 
 // Binding functions that take no tensor whose failure could travel:

@@ -1,16 +1,24 @@
 // cuBLAS baselines for benchmarks and cross-checks: bf16/f16 GEMM and FP8
-// GEMM (per-tensor or 1x128/128x128 block scales) through cuBLASLt, found
-// at run time (native/baselines/cublaslt_loader.h). They take the same
+// GEMM (per-tensor or 1x128/128x128 block scales) through cuBLASLt, and the
+// MoE grouped GEMM (a per-expert loop of cuBLASLt matmuls, or cuBLAS's
+// cublasGemmGroupedBatchedEx), found at run time
+// (native/baselines/cublaslt_loader.h, cublas_loader.h). They take the same
 // operands as moekit's own GEMMs and run on a device's queue like any op.
 #include <napi.h>
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fp8_scale_layout.h"
 #include "../../common/fp8_block.h"
 #include "../../common/math.h"
+#include "../../core/size_math.h"
+#include "../../baselines/cublas_grouped.h"
+#include "../../baselines/cublas_loader.h"
 #include "../../baselines/cublaslt_loader.h"
 #include "../../baselines/cublaslt_matmul.h"
 #include "../../binding/args.h"
@@ -25,6 +33,8 @@ namespace {
 
 constexpr const char* GEMM_OP = "baselines.gemm";
 constexpr const char* FP8_OP = "baselines.fp8Gemm";
+constexpr const char* GROUPED_OP = "baselines.groupedGemm";
+constexpr const char* FP8_GROUPED_OP = "baselines.fp8GroupedGemm";
 // cuBLASLt FP8 on Hopper: 16-byte aligned pointers and dimensions (cuBLASLt documentation, cublasLtMatmul FP8 requirements).
 constexpr int64_t FP8_DIM_MULTIPLE = 16;
 constexpr uintptr_t FP8_POINTER_ALIGNMENT = 16;
@@ -33,6 +43,13 @@ constexpr int FP8_MIN_CC = 89;
 constexpr int BLOCK_SCALING_CC_MAJOR = 9;
 
 enum class Feature { Gemm, Fp8Tensor, Fp8Block };
+enum class GroupedMode { Loop, Grouped };
+
+// Why fp8GroupedGemm has no mode 'grouped'.
+constexpr const char* FP8_GROUPED_BLOCKER =
+    "cuBLAS has no grouped GEMM for 1x128/128x128 block-scaled FP8: cublasGemmGroupedBatchedEx takes no FP8 scales, and "
+    "these baselines do not use cuBLASLt's experimental grouped batch mode; use mode 'loop' (a block-scaled cuBLASLt "
+    "matmul per expert)";
 enum class Fp8Mode { Tensor, Block };
 
 
@@ -60,6 +77,38 @@ std::string feature_blocker(Feature feature, const CublasLtLibrary& library, con
     return "cuBLASLt runs 1x128/128x128 block-scaled FP8 on compute capability 9.0 (Hopper) only; " + gpu_text + " is not";
   }
   return "";
+}
+
+// Why cublasGemmGroupedBatchedEx cannot run on `gpu` ('' when it can);
+// `gpu` and `device_id` as for feature_blocker.
+std::string grouped_blocker(const CublasLibrary& library, const DeviceInfo* gpu, const std::string& device_id) {
+  if (!library.api) return library.reason;
+  if (!library.api->gemm_grouped_batched_ex) {
+    return "cublasGemmGroupedBatchedEx needs cuBLAS 12.5 or newer; the loaded cuBLAS is " + cublaslt_version_text(library.version) +
+           " (" + library.path + ") and lacks it";
+  }
+  if (!gpu) {
+    if (device_id.empty()) return "no CUDA device: " + cuda_probe().unavailable_reason;
+    return "the cuBLAS baselines run on CUDA devices, not on " + device_id + "; move the tensors with .to('cuda')";
+  }
+  return "";
+}
+
+// The CUDA device `device` is, or null.
+const DeviceInfo* cuda_info(Device& device, DeviceInfo& storage) {
+  if (device.kind() != DeviceKind::Cuda) return nullptr;
+  storage = device.info();
+  return &storage;
+}
+
+// The loaded cuBLAS when its grouped GEMM can run on `device`; else throws
+// Error(Unsupported) saying why and how to fix it.
+CublasLibrary require_grouped(const char* op, Device& device) {
+  CublasLibrary library = cublas_library();
+  DeviceInfo info;
+  const std::string why = grouped_blocker(library, cuda_info(device, info), device.id());
+  if (!why.empty()) throw_unsupported(std::string(op) + ": " + why);
+  return library;
 }
 
 // The loaded library when `feature` can run on `device`; else throws
@@ -108,6 +157,17 @@ Napi::Value baseline_status(const Napi::CallbackInfo& info) {
   o.Set("gemm", feature_to_js(env, feature_blocker(Feature::Gemm, library, gpu, device_id)));
   o.Set("fp8Tensor", feature_to_js(env, feature_blocker(Feature::Fp8Tensor, library, gpu, device_id)));
   o.Set("fp8Block", feature_to_js(env, feature_blocker(Feature::Fp8Block, library, gpu, device_id)));
+  const CublasLibrary cublas = cublas_library();
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("available", cublas.api != nullptr);
+  c.Set("library", cublas.path);
+  c.Set("version", static_cast<double>(cublas.version));
+  c.Set("versionText", cublas.api ? cublaslt_version_text(cublas.version) : "");
+  c.Set("reason", cublas.reason);
+  c.Set("groupedGemmEx", cublas.api != nullptr && cublas.api->gemm_grouped_batched_ex != nullptr);
+  o.Set("cublas", c);
+  o.Set("groupedGemm", feature_to_js(env, grouped_blocker(cublas, gpu, device_id)));
+  o.Set("fp8GroupedGemm", feature_to_js(env, FP8_GROUPED_BLOCKER));
   return o;
 }
 
@@ -336,11 +396,367 @@ Napi::Value baseline_fp8_gemm(const Napi::CallbackInfo& info) {
   return TensorHandle::wrap(info.Env(), std::move(c));
 }
 
+// ---- Grouped GEMM (MoE) -------------------------------------------------------
+
+// The routing of a grouped GEMM, read from the host: expert e owns rows
+// offsets[e] .. offsets[e+1]-1 of x and of the output, and computes the
+// first rows[e] of them (counts[e], or the whole segment without counts).
+struct Segments {
+  std::vector<int64_t> offsets;  // [E + 1]: offsets[0] = 0, non-decreasing, offsets[E] <= P
+  std::vector<int64_t> rows;     // [E]: rows computed per expert, <= the segment's size
+  // Row ranges [first, second) of the output no expert computes (segment
+  // padding, rows from offsets[E] on), adjacent ones merged: written zero.
+  std::vector<std::pair<int64_t, int64_t>> padding;
+};
+
+// An array of `length` integers in [0, 2^53] at argument `i` (a JS array, as lib/baselines.ts passes).
+std::vector<int64_t> arg_int_array(const Napi::CallbackInfo& info, size_t i, const char* op, const std::string& name, size_t length,
+                                   const std::string& length_text) {
+  Napi::Value v = i < info.Length() ? info[i] : info.Env().Undefined();
+  if (!v.IsArray()) throw_type_error(op, name, "an array of " + length_text + " integers", describe_value(v));
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() != length) throw_range_error(op, name + ".length", length_text, std::to_string(a.Length()));
+  std::vector<int64_t> out(length);
+  for (uint32_t k = 0; k < a.Length(); ++k) {
+    Napi::Value d = a.Get(k);
+    const std::string where = name + "[" + std::to_string(k) + "]";
+    if (!d.IsNumber()) throw_type_error(op, where, "a non-negative integer", describe_value(d));
+    const double x = d.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(x) || x != std::floor(x) || x < 0 || x > 9007199254740992.0) {
+      throw_range_error(op, where, "a non-negative integer", number_text(x));
+    }
+    out[k] = static_cast<int64_t>(x);
+  }
+  return out;
+}
+
+// segments.offsets at argument `i`, segments.counts (an array, or null) at
+// `i + 1`, for `experts` experts over `total_rows` rows.
+Segments arg_segments(const Napi::CallbackInfo& info, size_t i, const char* op, int64_t experts, int64_t total_rows) {
+  Segments s;
+  const auto e_count = static_cast<size_t>(experts);
+  s.offsets = arg_int_array(info, i, op, "segments.offsets", e_count + 1,
+                            std::to_string(experts + 1) + " (E + 1, with E = " + std::to_string(experts) + " experts in w)");
+  if (s.offsets[0] != 0) throw_range_error(op, "segments.offsets[0]", "0", std::to_string(s.offsets[0]));
+  for (size_t e = 0; e < e_count; ++e) {
+    if (s.offsets[e + 1] < s.offsets[e]) {
+      throw_range_error(op, "segments.offsets[" + std::to_string(e + 1) + "]",
+                        "at least segments.offsets[" + std::to_string(e) + "] = " + std::to_string(s.offsets[e]) + " (offsets never decrease)",
+                        std::to_string(s.offsets[e + 1]));
+    }
+  }
+  if (s.offsets[e_count] > total_rows) {
+    throw_range_error(op, "segments.offsets[" + std::to_string(e_count) + "]",
+                      "at most " + std::to_string(total_rows) + " (the rows of x)", std::to_string(s.offsets[e_count]));
+  }
+  const Napi::Value counts = i + 1 < info.Length() ? info[i + 1] : info.Env().Undefined();
+  if (counts.IsNull() || counts.IsUndefined()) {
+    for (size_t e = 0; e < e_count; ++e) s.rows.push_back(s.offsets[e + 1] - s.offsets[e]);
+  } else {
+    s.rows = arg_int_array(info, i + 1, op, "segments.counts", e_count,
+                           std::to_string(experts) + " (E, with E = " + std::to_string(experts) + " experts in w)");
+    for (size_t e = 0; e < e_count; ++e) {
+      const int64_t size = s.offsets[e + 1] - s.offsets[e];
+      if (s.rows[e] > size) {
+        throw_range_error(op, "segments.counts[" + std::to_string(e) + "]",
+                          "at most " + std::to_string(size) + ", the size of segment " + std::to_string(e) + " (segments.offsets[" +
+                              std::to_string(e + 1) + "] - segments.offsets[" + std::to_string(e) + "])",
+                          std::to_string(s.rows[e]));
+      }
+    }
+  }
+  auto add_padding = [&s](int64_t first, int64_t end) {
+    if (first >= end) return;
+    if (!s.padding.empty() && s.padding.back().second == first) s.padding.back().second = end;
+    else s.padding.emplace_back(first, end);
+  };
+  for (size_t e = 0; e < e_count; ++e) add_padding(s.offsets[e] + s.rows[e], s.offsets[e + 1]);
+  add_padding(s.offsets[e_count], total_rows);
+  return s;
+}
+
+GroupedMode arg_grouped_mode(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  const std::string mode = arg_string(info, i, op, "mode");
+  if (mode == "loop") return GroupedMode::Loop;
+  if (mode == "grouped") return GroupedMode::Grouped;
+  throw_type_error(op, "mode", "'loop' or 'grouped'", "'" + mode + "'");
+}
+
+// Writes zeros over the output rows no expert computes (all of them when K is 0).
+void zero_padding(ExecContext& ctx, const TensorRef& out, const Segments& s, bool all_rows) {
+  auto* base = static_cast<unsigned char*>(out.data());
+  if (all_rows) {
+    ctx.device.fill_bytes(ctx, base, 0, out.nbytes());
+    return;
+  }
+  const auto row_bytes = static_cast<size_t>(out.dim(1)) * dtype_size(out.dtype);
+  for (const auto& [first, end] : s.padding) {
+    ctx.device.fill_bytes(ctx, base + static_cast<size_t>(first) * row_bytes, 0, static_cast<size_t>(end - first) * row_bytes);
+  }
+}
+
+// baselineGroupedGemm(x, w, offsets, counts | null, mode) -> out [P, N] bf16:
+// rows of expert e = x_e · w[e]ᵀ, padding rows zero.
+Napi::Value baseline_grouped_gemm(const Napi::CallbackInfo& info) {
+  const char* op = GROUPED_OP;
+  const TensorRef x = arg_tensor(info, 0, op, "x");
+  const TensorRef w = arg_tensor(info, 1, op, "w");
+  expect_dtype(x, DType::BF16, op, "x");
+  expect_dtype(w, DType::BF16, op, "w");
+  expect_rank(x, 2, op, "x");
+  expect_rank(w, 3, op, "w");
+  const int64_t p_rows = x.dim(0), k = x.dim(1), experts = w.dim(0), n = w.dim(1);
+  if (w.dim(2) != k) {
+    throw_range_error(op, "w.shape",
+                      "[E, N, " + std::to_string(k) + "] (w is [E, N, K] with the K of x, which is " + shape_string(x.shape) + ")",
+                      shape_string(w.shape));
+  }
+  expect_same_device(x, w, op, "x", "w");
+  const Segments segments = arg_segments(info, 2, op, experts, p_rows);
+  const GroupedMode mode = arg_grouped_mode(info, 4, op);
+  expect_int32_sizes(op, p_rows, n, k);
+  Device& device = x.device();
+  TensorRef out;
+  if (mode == GroupedMode::Loop) {
+    const CublasLtLibrary library = require_feature(op, Feature::Gemm, device);
+    out = allocate_tensor(device, DType::BF16, {p_rows, n}, op, "the output [P, N]");
+    if (p_rows == 0 || n == 0) return TensorHandle::wrap(info.Env(), std::move(out));
+    std::vector<LtMatmulProblem> problems;
+    const auto* x_bytes = static_cast<const unsigned char*>(x.data());
+    const auto* w_bytes = static_cast<const unsigned char*>(w.data());
+    auto* out_bytes = static_cast<unsigned char*>(out.data());
+    // Byte offsets stay inside the tensors (offsets <= P, e < E), so they cannot overflow.
+    const auto x_row = static_cast<size_t>(k) * 2, w_expert = static_cast<size_t>(n * k) * 2, out_row = static_cast<size_t>(n) * 2;
+    for (size_t e = 0; k > 0 && e < segments.rows.size(); ++e) {
+      if (segments.rows[e] == 0) continue;
+      LtMatmulProblem pr;
+      const auto first = static_cast<size_t>(segments.offsets[e]);
+      pr.a = x_bytes + first * x_row;
+      pr.b = w_bytes + e * w_expert;
+      pr.c = out_bytes + first * out_row;
+      pr.ab_type = cublaslt::R_16BF;
+      pr.c_type = cublaslt::R_16BF;
+      pr.m = segments.rows[e];
+      pr.n = n;
+      pr.k = k;
+      problems.push_back(pr);
+    }
+    std::shared_ptr<CublasLtContext> context = cublaslt_context(device, library);
+    device.enqueue("baseline grouped gemm", {{x.storage, w.storage}, {out.storage}},
+                   [context, problems = std::move(problems), segments, x, w, out, k](ExecContext& ctx) {
+                     zero_padding(ctx, out, segments, k == 0);
+                     for (const LtMatmulProblem& pr : problems) context->matmul(pr, ctx.stream);
+                   });
+    return TensorHandle::wrap(info.Env(), std::move(out));
+  }
+  const CublasLibrary library = require_grouped(op, device);
+  out = allocate_tensor(device, DType::BF16, {p_rows, n}, op, "the output [P, N]");
+  if (p_rows == 0 || n == 0) return TensorHandle::wrap(info.Env(), std::move(out));
+  GroupedGemmCall call;
+  call.n = n;
+  call.k = k;
+  call.ab_type = cublas::DataType::R_16BF;
+  call.c_type = cublas::DataType::R_16BF;
+  const auto* x_bytes = static_cast<const unsigned char*>(x.data());
+  const auto* w_bytes = static_cast<const unsigned char*>(w.data());
+  auto* out_bytes = static_cast<unsigned char*>(out.data());
+  const auto x_row = static_cast<size_t>(k) * 2, w_expert = static_cast<size_t>(n * k) * 2, out_row = static_cast<size_t>(n) * 2;
+  for (size_t e = 0; k > 0 && e < segments.rows.size(); ++e) {
+    if (segments.rows[e] == 0) continue;
+    const auto first = static_cast<size_t>(segments.offsets[e]);
+    call.problems.push_back({x_bytes + first * x_row, w_bytes + e * w_expert, out_bytes + first * out_row, segments.rows[e]});
+  }
+  StoragePtr pointer_arrays;
+  if (!call.problems.empty()) {
+    pointer_arrays = device.allocate(3 * call.problems.size() * sizeof(uint64_t), AllocOptions(false, false));
+    call.pointer_arrays = pointer_arrays->data();
+  }
+  std::shared_ptr<CublasContext> context = cublas_context(device, library);
+  device.enqueue("baseline grouped gemm", {{x.storage, w.storage}, {out.storage}},
+                 [context, call = std::move(call), pointer_arrays, segments, x, w, out, k](ExecContext& ctx) {
+                   zero_padding(ctx, out, segments, k == 0);
+                   if (!call.problems.empty()) context->grouped_gemm(call, ctx.stream);
+                 });
+  return TensorHandle::wrap(info.Env(), std::move(out));
+}
+
+struct Fp8GroupedOperands {
+  TensorRef x, x_scales, w, w_scales;
+  int64_t p_rows = 0, n = 0, k = 0, experts = 0;
+  int64_t k_blocks = 0, n_blocks = 0, k_blocks_padded = 0;
+  Segments segments;
+  // Where expert e's activation scales start in the re-laid [sum of
+  // round_up(rows[e]·KB, 4)] f32 array (16-byte aligned for cuBLASLt), and its length.
+  std::vector<int64_t> x_scale_bases;
+  int64_t x_scales_lt_size = 0;
+};
+
+// Reads and checks what the FP8 grouped entry points share: e4m3 x [P, K]
+// and w [E, N, K], f32 scales (checked by the caller: they differ before
+// and after preparation), one device, the segments (at argument 4 and 5),
+// and the sizes cuBLASLt's FP8 takes.
+Fp8GroupedOperands arg_fp8_grouped_operands(const Napi::CallbackInfo& info, const char* op) {
+  Fp8GroupedOperands o;
+  o.x = arg_tensor(info, 0, op, "x.values");
+  o.x_scales = arg_tensor(info, 1, op, "x.scales");
+  o.w = arg_tensor(info, 2, op, "w.values");
+  o.w_scales = arg_tensor(info, 3, op, "w.scales");
+  expect_dtype(o.x, DType::E4M3, op, "x.values");
+  expect_dtype(o.w, DType::E4M3, op, "w.values");
+  expect_dtype(o.x_scales, DType::F32, op, "x.scales");
+  expect_dtype(o.w_scales, DType::F32, op, "w.scales");
+  expect_rank(o.x, 2, op, "x.values");
+  expect_rank(o.w, 3, op, "w.values");
+  o.p_rows = o.x.dim(0);
+  o.k = o.x.dim(1);
+  o.experts = o.w.dim(0);
+  o.n = o.w.dim(1);
+  if (o.w.dim(2) != o.k) {
+    throw_range_error(op, "w.values.shape",
+                      "[E, N, " + std::to_string(o.k) + "] (w is [E, N, K] with the K of x.values, which is " + shape_string(o.x.shape) + ")",
+                      shape_string(o.w.shape));
+  }
+  expect_same_device(o.x, o.w, op, "x.values", "w.values");
+  expect_same_device(o.x, o.x_scales, op, "x.values", "x.scales");
+  expect_same_device(o.x, o.w_scales, op, "x.values", "w.scales");
+  o.k_blocks = ceil_div(o.k, FP8_SCALE_BLOCK);
+  o.n_blocks = ceil_div(o.n, FP8_SCALE_BLOCK);
+  o.k_blocks_padded = round_up(o.k_blocks, LT_BLOCK_SCALE_ROW_FLOATS);
+  o.segments = arg_segments(info, 4, op, o.experts, o.p_rows);
+  int64_t total = 0;
+  for (int64_t rows : o.segments.rows) {
+    o.x_scale_bases.push_back(total);
+    int64_t size = 0;
+    // rows <= P and P·KB is the size of x.scales, so neither can overflow; checked all the same.
+    if (!checked_mul(rows, o.k_blocks, &size) || !checked_add(total, round_up(size, LT_BLOCK_SCALE_ROW_FLOATS), &total)) {
+      throw_range_error(op, "segments", "a layout of at most 2^63 scales", "more");
+    }
+  }
+  o.x_scales_lt_size = total;
+  if (o.n % FP8_DIM_MULTIPLE != 0 || o.k % FP8_DIM_MULTIPLE != 0) {
+    throw_unsupported(std::string(op) + ": cuBLASLt's FP8 matmul needs N and K to be multiples of 16 (16-byte aligned rows), got N=" +
+                      std::to_string(o.n) + ", K=" + std::to_string(o.k));
+  }
+  expect_int32_sizes(op, o.p_rows, o.n, o.k);
+  return o;
+}
+
+Napi::Array grouped_handles_to_js(Napi::Env env, const Fp8GroupedOperands& o, const TensorRef& x_scales, const TensorRef& w_scales) {
+  return handles_to_js(env, o.x, x_scales, o.w, w_scales);
+}
+
+// baselineFp8GroupedPrepare(xValues, xScales, wValues, wScales, offsets, counts | null)
+//   -> [xValues, xScalesLt, wValues, wScalesLt]: new handles on the values,
+// and the scales of each expert laid out for cuBLASLt (fp8_scale_layout.h,
+// one expert at a time: cuBLASLt reads an expert's activation scales as a
+// packed [KB, rows], which a slice of the whole re-laid [KB, P] is not).
+// Runs on any device.
+Napi::Value baseline_fp8_grouped_prepare(const Napi::CallbackInfo& info) {
+  const char* op = FP8_GROUPED_OP;
+  const Fp8GroupedOperands o = arg_fp8_grouped_operands(info, op);
+  expect_shape(o.x_scales, {o.p_rows, o.k_blocks}, op, "x.scales",
+               "[P, ceil(K/128)]: one scale per row and 128 columns of x.values, as quantize(x, {block: [1, 128]}) gives");
+  expect_shape(o.w_scales, {o.experts, o.n_blocks, o.k_blocks}, op, "w.scales",
+               "[E, ceil(N/128), ceil(K/128)]: one scale per 128x128 block of each expert's weights");
+  Device& device = o.x.device();
+  TensorRef x_lt = allocate_tensor(device, DType::F32, {o.x_scales_lt_size}, op, "the re-laid x scales");
+  TensorRef w_lt = allocate_tensor(device, DType::F32, {o.experts, o.n_blocks, o.k_blocks_padded}, op, "the re-laid w scales");
+  std::vector<Fp8ScaleLayoutParams> layouts;
+  for (size_t e = 0; e < o.segments.rows.size(); ++e) {
+    Fp8ScaleLayoutParams p;
+    p.a_scales = o.x_scales.data_as<const float>() + o.segments.offsets[e] * o.k_blocks;
+    p.a_scales_lt = x_lt.data_as<float>() + o.x_scale_bases[e];
+    p.b_scales = o.w_scales.data_as<const float>() + static_cast<int64_t>(e) * o.n_blocks * o.k_blocks;
+    p.b_scales_lt = w_lt.data_as<float>() + static_cast<int64_t>(e) * o.n_blocks * o.k_blocks_padded;
+    p.m = o.segments.rows[e];
+    p.n_blocks = o.n_blocks;
+    p.k_blocks = o.k_blocks;
+    p.k_blocks_padded = o.k_blocks_padded;
+    layouts.push_back(p);
+  }
+  device.enqueue("baseline scale layout", {{o.x_scales.storage, o.w_scales.storage}, {x_lt.storage, w_lt.storage}},
+                 [layouts = std::move(layouts), x_s = o.x_scales, w_s = o.w_scales, x_lt, w_lt](ExecContext& ctx) {
+                   // The gaps that keep each expert 16-byte aligned are zero, not left unwritten.
+                   ctx.device.fill_bytes(ctx, x_lt.data(), 0, x_lt.nbytes());
+                   for (const Fp8ScaleLayoutParams& p : layouts) {
+                     if (ctx.device.kind() == DeviceKind::Cpu) {
+                       fp8_scale_layout_cpu(p);
+                     } else {
+#ifdef MOEKIT_WITH_CUDA
+                       fp8_scale_layout_v1(p, ctx.stream);
+#else
+                       throw_unsupported("baselines.fp8GroupedGemm: this build has no CUDA kernels");
+#endif
+                     }
+                   }
+                 });
+  return grouped_handles_to_js(info.Env(), o, x_lt, w_lt);
+}
+
+// baselineFp8GroupedGemm(xValues, xScalesLt, wValues, wScalesLt, offsets, counts | null, mode)
+//   -> out [P, N] bf16: per expert, cuBLASLt's block-scaled FP8 matmul of
+// its rows; padding rows zero. The scales as baselineFp8GroupedPrepare
+// returned them for the same segments.
+Napi::Value baseline_fp8_grouped_gemm(const Napi::CallbackInfo& info) {
+  const char* op = FP8_GROUPED_OP;
+  const Fp8GroupedOperands o = arg_fp8_grouped_operands(info, op);
+  expect_shape(o.x_scales, {o.x_scales_lt_size}, op, "x.scales",
+               "[sum over experts of round_up(rows * ceil(K/128), 4)]: prepared by baselines.prepareFp8GroupedGemm for these segments");
+  expect_shape(o.w_scales, {o.experts, o.n_blocks, o.k_blocks_padded}, op, "w.scales",
+               "[E, ceil(N/128), ceil(K/128) rounded up to 4]: prepared by baselines.prepareFp8GroupedGemm");
+  const GroupedMode mode = arg_grouped_mode(info, 6, op);
+  if (mode == GroupedMode::Grouped) throw_unsupported(std::string(op) + ": mode 'grouped': " + FP8_GROUPED_BLOCKER);
+  Device& device = o.x.device();
+  const CublasLtLibrary library = require_feature(op, Feature::Fp8Block, device);
+  TensorRef out = allocate_tensor(device, DType::BF16, {o.p_rows, o.n}, op, "the output [P, N]");
+  if (o.p_rows == 0 || o.n == 0) return TensorHandle::wrap(info.Env(), std::move(out));
+  for (const void* p : {o.x.data(), o.w.data(), out.data(), o.x_scales.data(), o.w_scales.data()}) {
+    if (reinterpret_cast<uintptr_t>(p) % FP8_POINTER_ALIGNMENT != 0) {
+      throw_unsupported(std::string(op) + ": cuBLASLt's FP8 matmul needs 16-byte aligned buffers");
+    }
+  }
+  // Each expert's pointers stay 16-byte aligned: K and N are multiples of
+  // 16, the scale bases multiples of 4 floats.
+  std::vector<LtMatmulProblem> problems;
+  const auto* x_bytes = static_cast<const unsigned char*>(o.x.data());
+  const auto* w_bytes = static_cast<const unsigned char*>(o.w.data());
+  auto* out_bytes = static_cast<unsigned char*>(out.data());
+  const auto x_row = static_cast<size_t>(o.k), w_expert = static_cast<size_t>(o.n * o.k), out_row = static_cast<size_t>(o.n) * 2;
+  for (size_t e = 0; o.k > 0 && e < o.segments.rows.size(); ++e) {
+    if (o.segments.rows[e] == 0) continue;
+    const auto first = static_cast<size_t>(o.segments.offsets[e]);
+    LtMatmulProblem pr;
+    pr.a = x_bytes + first * x_row;
+    pr.b = w_bytes + e * w_expert;
+    pr.c = out_bytes + first * out_row;
+    pr.ab_type = cublaslt::R_8F_E4M3;
+    pr.c_type = cublaslt::R_16BF;
+    pr.m = o.segments.rows[e];
+    pr.n = o.n;
+    pr.k = o.k;
+    pr.scaling = LtScaling::Block;
+    pr.a_scales = o.x_scales.data_as<const float>() + o.x_scale_bases[e];
+    pr.b_scales = o.w_scales.data_as<const float>() + static_cast<int64_t>(e) * o.n_blocks * o.k_blocks_padded;
+    problems.push_back(pr);
+  }
+  std::shared_ptr<CublasLtContext> context = cublaslt_context(device, library);
+  device.enqueue("baseline grouped gemm", {{o.x.storage, o.x_scales.storage, o.w.storage, o.w_scales.storage}, {out.storage}},
+                 [context, problems = std::move(problems), segments = o.segments, x = o.x, xs = o.x_scales, w = o.w,
+                  ws = o.w_scales, out, k = o.k](ExecContext& ctx) {
+                   zero_padding(ctx, out, segments, k == 0);
+                   for (const LtMatmulProblem& pr : problems) context->matmul(pr, ctx.stream);
+                 });
+  return TensorHandle::wrap(info.Env(), std::move(out));
+}
+
 void install(Napi::Env env, Napi::Object exports) {
   exports.Set("baselineStatus", Napi::Function::New<guarded<baseline_status>>(env, "baselineStatus"));
   exports.Set("baselineGemm", Napi::Function::New<guarded<baseline_gemm>>(env, "baselineGemm"));
   exports.Set("baselineFp8Prepare", Napi::Function::New<guarded<baseline_fp8_prepare>>(env, "baselineFp8Prepare"));
   exports.Set("baselineFp8Gemm", Napi::Function::New<guarded<baseline_fp8_gemm>>(env, "baselineFp8Gemm"));
+  exports.Set("baselineGroupedGemm", Napi::Function::New<guarded<baseline_grouped_gemm>>(env, "baselineGroupedGemm"));
+  exports.Set("baselineFp8GroupedPrepare", Napi::Function::New<guarded<baseline_fp8_grouped_prepare>>(env, "baselineFp8GroupedPrepare"));
+  exports.Set("baselineFp8GroupedGemm", Napi::Function::New<guarded<baseline_fp8_grouped_gemm>>(env, "baselineFp8GroupedGemm"));
 }
 
 }  // namespace

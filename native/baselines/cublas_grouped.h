@@ -1,0 +1,62 @@
+// cuBLAS's grouped GEMM for the baselines: the problems of one call, each
+// row-major C_i[m_i, n] = A_i[m_i, k]·B_i[n, k]ᵀ (the "NT" GEMM of
+// cublaslt_matmul.h), through cublasGemmGroupedBatchedEx. cuBLAS is
+// column-major, so each problem runs as the column-major C_iᵀ (n × m_i) =
+// B_i (TRANSA=T, lda = k) · A_iᵀ (TRANSB=N, ldb = k), ldc = n; problems of
+// equal m_i share a group.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/device.h"
+#include "cublas_loader.h"
+
+namespace moekit {
+
+struct GroupedGemmProblem {
+  const void* a;  // [m, k] row-major, of ab_type
+  const void* b;  // [n, k] row-major, of ab_type
+  void* c;        // [m, n] row-major, of c_type
+  int64_t m;
+};
+
+struct GroupedGemmCall {
+  std::vector<GroupedGemmProblem> problems;  // none empty
+  int64_t n = 0;
+  int64_t k = 0;
+  cublas::DataType ab_type = cublas::DataType::R_16BF;
+  cublas::DataType c_type = cublas::DataType::R_16BF;
+  // Device buffer of 3 · problems.size() pointers (the A, B and C arrays).
+  void* pointer_arrays = nullptr;
+};
+
+// cuBLAS state of one CUDA device: the handle and its workspace, kept for
+// the life of the process.
+class CublasContext {
+ public:
+  // JS thread: allocates the workspace on `device` (throws Error(OutOfMemory)).
+  CublasContext(Device& device, const CublasLibrary& library);
+  CublasContext(const CublasContext&) = delete;
+  CublasContext& operator=(const CublasContext&) = delete;
+
+  // Queue thread of the device only: writes the pointer arrays and issues
+  // the grouped GEMM on `stream`. Throws Error(Unsupported) when the
+  // library lacks cublasGemmGroupedBatchedEx or refuses the problem.
+  void grouped_gemm(const GroupedGemmCall& call, void* stream);
+
+ private:
+  const cublas::Api& api_;
+  std::string library_text_;  // "cuBLAS 12.9.1 (path)", for messages
+  std::shared_ptr<Storage> workspace_;
+  void* workspace_data_ = nullptr;
+  cublas::Handle handle_ = nullptr;
+};
+
+// The context of `device` (a CUDA device), created on first use and kept.
+// JS thread; `library` must be loaded.
+std::shared_ptr<CublasContext> cublas_context(Device& device, const CublasLibrary& library);
+
+}  // namespace moekit
