@@ -38,3 +38,4 @@ export {
 export { gather, MAX_GATHER_TOP_K, type GatherOptions } from './gather.js';
 export { swiglu, SWIGLU_OUT_DTYPES, type SwigluOptions, type SwigluOutDType } from './swiglu.js';
 export { combine, COMBINE_OUT_DTYPES, type CombineOptions, type CombineOutDType } from './combine.js';
+export { forward, type ForwardOptions, type MoeExperts, type MoeSharedExpert, type MoeRouting } from './forward.js';
