@@ -1,9 +1,12 @@
 // moe.forward: the MoE FFN layer. CPU: against a float64 oracle of the
 // layer written from its definition (shared(x) + Σ_k w · W2 (silu(W1 x) ⊙
 // W3 x), no intermediate rounding): relative L2 error below 1e-2 for bf16
-// weights (the intermediates are bf16), DeepGEMM's FP8 metric below 1e-3
+// weights (the intermediates are bf16), DeepGEMM's FP8 metric below 2e-3
 // for FP8 weights (oracle on the dequantized weights, so what is measured
-// is the on-the-fly activation quantization and the bf16 intermediates).
+// is the on-the-fly activation quantization and the bf16 intermediates):
+// the layer is two FP8 GEMMs in series, each with the FP8 GEMM's 1e-3
+// budget; one e4m3 activation quantization costs about 3e-4 to 5e-4 of
+// the metric, and the two of them measure 7e-4 to 1.05e-3 here.
 // Cases: T = 1, ragged T, experts with no tokens, all tokens on one expert,
 // ids out of range (skipped picks), with and without the shared expert.
 // Repeated calls are bit-identical. CUDA: each grouped GEMM version's layer
@@ -158,6 +161,9 @@ async function valuesOf(w: Tensor | Quantized): Promise<Float32Array> {
   return (await d.toArray()) as Float32Array;
 }
 
+/** Two FP8 GEMMs in series, each within the FP8 GEMM's 1e-3 (see the header). */
+const FP8_LAYER_METRIC = 2e-3;
+
 const cpu = device('cpu');
 
 describe('moe.forward on the CPU against the float64 layer', () => {
@@ -175,7 +181,7 @@ describe('moe.forward on the CPU against the float64 layer', () => {
       const want = oracle(c, host, w13, w2, s13, s2);
       if (fp8) {
         const diff = fp8GemmDiff(got, want);
-        if (!(diff < 1e-3)) expect.fail(`fp8 ${c.name}: DeepGEMM's metric ${diff.toExponential(2)} against the float64 layer, expected < 1e-3`);
+        if (!(diff < FP8_LAYER_METRIC)) expect.fail(`fp8 ${c.name}: DeepGEMM's metric ${diff.toExponential(2)} against the float64 layer, expected < ${FP8_LAYER_METRIC}`);
       } else {
         expectClose(`bf16 ${c.name}`, got, want, 1e-2);
       }
