@@ -13,3 +13,4 @@ export { permuteSuite } from './moe/permute.bench.js';
 export { gatherSuite } from './moe/gather.bench.js';
 export { swigluSuite } from './moe/swiglu.bench.js';
 export { combineSuite } from './moe/combine.bench.js';
+export { moeSuite } from './moe/moe.bench.js';

@@ -134,3 +134,71 @@ export function swigluBytes(rows: number, inter: number, inBytes: ElementBytes, 
 export function combineBytes(tokens: number, topK: number, hidden: number, yBytes: ElementBytes, sharedBytes: number, outBytes: ElementBytes): number {
   return 8 * tokens * topK + tokens * hidden * (topK * yBytes + sharedBytes + outBytes);
 }
+
+/**
+ * FLOPs of a grouped GEMM (moe.groupedGemm): 2·rows·N·K per expert, over
+ * the rows each expert computes (padding rows are not useful work and are
+ * not counted).
+ * @param rowsPerExpert - the rows of each expert (its count, not its padded segment).
+ */
+export function groupedGemmFlops(rowsPerExpert: readonly number[], n: number, k: number): number {
+  let rows = 0;
+  for (const r of rowsPerExpert) rows += r;
+  return gemmFlops(rows, n, k);
+}
+
+/**
+ * Bytes of a grouped GEMM: the rows of x read once, the weights [N, K] of
+ * every expert with at least one row read once, the output rows written
+ * once; with `blockScaled` (FP8) also the f32 scales (1x128 for x, 128x128
+ * for the weights).
+ */
+export function groupedGemmBytes(
+  rowsPerExpert: readonly number[],
+  n: number,
+  k: number,
+  inBytes: ElementBytes,
+  outBytes: ElementBytes,
+  blockScaled: boolean,
+): number {
+  const kb = Math.ceil(k / 128);
+  let rows = 0;
+  let active = 0;
+  for (const r of rowsPerExpert) {
+    rows += r;
+    if (r > 0) active++;
+  }
+  const scales = blockScaled ? 4 * (rows * kb + active * Math.ceil(n / 128) * kb) : 0;
+  return inBytes * (rows * k + active * n * k) + outBytes * rows * n + scales;
+}
+
+/**
+ * FLOPs of the MoE FFN layer (moe.forward): per pick, W13 (2·H·2I) and W2
+ * (2·I·H), and per token the shared expert's (6·H·Is); the elementwise
+ * steps (SwiGLU, weights, combine) are not counted.
+ * @param picks - the picks experts compute, T·K when every id is in range.
+ */
+export function moeLayerFlops(picks: number, tokens: number, hidden: number, inter: number, sharedInter: number): number {
+  return 6 * hidden * (picks * inter + tokens * sharedInter);
+}
+
+/**
+ * Bytes of the MoE FFN layer: the weights of every expert with at least one
+ * pick (W13 and W2, 3·H·I elements) and the shared expert's (3·H·Is) read
+ * once at `weightBytes` (plus their f32 128x128 scales with `blockScaled`),
+ * the bf16 tokens read and the bf16 output written once. Intermediates are
+ * not counted (at decode sizes the weights are nearly all of it).
+ */
+export function moeLayerBytes(
+  activeExperts: number,
+  tokens: number,
+  hidden: number,
+  inter: number,
+  sharedInter: number,
+  weightBytes: ElementBytes,
+  blockScaled: boolean,
+): number {
+  const weights = 3 * hidden * (activeExperts * inter + sharedInter);
+  const scales = blockScaled ? (4 * weights) / (128 * 128) : 0;
+  return weightBytes * weights + scales + 2 * 2 * tokens * hidden;
+}

@@ -19,7 +19,7 @@ import { uniformFloats } from '../fp8/inputs.js';
 const EXPERTS = 256;
 const TOP_K = 8;
 /** DeepSeek-V3's gate (configs/config_671B.json). */
-const V3 = { topK: TOP_K, scoring: 'sigmoid', groups: 8, topGroups: 4, normalize: true, scale: 2.5 } as const;
+export const DEEPSEEK_V3_GATE = { topK: TOP_K, scoring: 'sigmoid', groups: 8, topGroups: 4, normalize: true, scale: 2.5 } as const;
 
 const TOKENS = [1, 16, 256, 4096] as const;
 const QUICK_TOKENS = [1, 256] as const;
@@ -43,11 +43,11 @@ function bytesOf(t: Uint8Array | Int32Array): Uint8Array {
 
 /** Routes on `impl` and on the CPU twin and compares: ids and counts exactly, weights within 1e-6. */
 async function checkAgainstTwin(s: Inputs, impl: string) {
-  using r = moe.route(s.logits, { ...V3, bias: s.bias, impl: impl as 'v1' });
+  using r = moe.route(s.logits, { ...DEEPSEEK_V3_GATE, bias: s.bias, impl: impl as 'v1' });
   const cpu = getDevice('cpu');
   using lc = s.logits.to(cpu);
   using bc = s.bias.to(cpu);
-  using want = moe.route(lc as Tensor<'f32'>, { ...V3, bias: bc as Tensor<'f32'> });
+  using want = moe.route(lc as Tensor<'f32'>, { ...DEEPSEEK_V3_GATE, bias: bc as Tensor<'f32'> });
   const ids = compareBytes(`${impl} ids vs CPU`, bytesOf((await r.ids.toArray()) as Int32Array), bytesOf((await want.ids.toArray()) as Int32Array));
   if (!ids.passed) return ids;
   const counts = compareBytes(`${impl} counts vs CPU`, bytesOf((await r.counts.toArray()) as Int32Array), bytesOf((await want.counts.toArray()) as Int32Array));
@@ -55,20 +55,25 @@ async function checkAgainstTwin(s: Inputs, impl: string) {
   return compareClose(`${impl} weights vs CPU`, await r.weights.toArray(), await want.weights.toArray(), 1e-6);
 }
 
-function cases(dev: Device, tokens: readonly number[], seed: number): BenchCase[] {
+/**
+ * The routing cases at `tokens` on `dev` (every CUDA version, or the CPU
+ * twin on the CPU device), named `<prefix><version>-T<tokens>`; the `moe`
+ * suite builds its routing rows with this too.
+ */
+export function routeCases(dev: Device, tokens: readonly number[], seed: number, prefix = ''): BenchCase[] {
   const versions = dev.kind === 'cuda' ? (kernelVersions()['moe.route'] ?? []).map((v) => v.name) : ['cpu'];
   const out: BenchCase[] = [];
   for (const t of tokens) {
     for (const v of versions) {
       out.push(
         benchCase<Inputs>({
-          name: `${v}-T${t}`,
+          name: `${prefix}${v}-T${t}`,
           params: { tokens: t, experts: EXPERTS, topK: TOP_K, groups: '4 of 8', impl: v },
           bytes: routeBytes(t, EXPERTS, TOP_K),
           // Decode-sized inputs sit in L2 between steps of a real model too.
           flushL2: false,
           setup: () => setupInputs(dev, t, seed),
-          run: (s) => moe.route(s.logits, { ...V3, bias: s.bias, impl: v as 'v1' }),
+          run: (s) => moe.route(s.logits, { ...DEEPSEEK_V3_GATE, bias: s.bias, impl: v as 'v1' }),
           // The CPU twin is the reference, so only GPU versions are checked.
           ...(dev.kind === 'cuda' ? { check: (s: Inputs) => checkAgainstTwin(s, v) } : {}),
           teardown: (s) => {
@@ -92,7 +97,7 @@ export const routeSuite: BenchSuite = {
     'On the CPU device: the CPU twin at reduced sizes (T = 1, 16, 256).',
   ],
   cases(ctx: SuiteContext): readonly BenchCase[] {
-    if (ctx.device.kind === 'cuda') return cases(ctx.device, ctx.quick ? QUICK_TOKENS : TOKENS, ctx.seed);
-    return cases(ctx.device, ctx.quick ? CPU_TOKENS.slice(0, 2) : CPU_TOKENS, ctx.seed);
+    if (ctx.device.kind === 'cuda') return routeCases(ctx.device, ctx.quick ? QUICK_TOKENS : TOKENS, ctx.seed);
+    return routeCases(ctx.device, ctx.quick ? CPU_TOKENS.slice(0, 2) : CPU_TOKENS, ctx.seed);
   },
 };

@@ -4,7 +4,15 @@ import { describe, expect, it } from 'vitest';
 
 import { compareBytes } from '../../bench/harness/compare.js';
 import { createQueueHold } from '../../bench/harness/hold.js';
-import { copyBytes, copyReadWriteBytes, gemmFlops } from '../../bench/harness/metrics.js';
+import {
+  copyBytes,
+  copyReadWriteBytes,
+  gemmFlops,
+  groupedGemmBytes,
+  groupedGemmFlops,
+  moeLayerBytes,
+  moeLayerFlops,
+} from '../../bench/harness/metrics.js';
 import { parseBenchArgs, UsageError } from '../../bench/harness/options.js';
 import { Progress } from '../../bench/harness/progress.js';
 import { deriveSeed, randomBytes, uint32Generator } from '../../bench/harness/random.js';
@@ -70,6 +78,18 @@ describe('metrics', () => {
     expect(gemmFlops(3, 5, 7)).toBe(2 * 3 * 5 * 7);
     expect(copyBytes(1000)).toBe(1000);
     expect(copyReadWriteBytes(1000)).toBe(2000);
+  });
+
+  it('counts the grouped GEMM and the MoE layer on the rows experts compute', () => {
+    // Empty experts add no FLOPs and no weight bytes.
+    expect(groupedGemmFlops([3, 0, 5], 7, 11)).toBe(gemmFlops(8, 7, 11));
+    expect(groupedGemmBytes([3, 0, 5], 7, 11, 2, 2, false)).toBe(2 * (8 * 11 + 2 * 7 * 11) + 2 * 8 * 7);
+    // FP8: 1-byte codes plus f32 scales, 1x128 for x and 128x128 for each active expert's weights.
+    expect(groupedGemmBytes([4, 4], 256, 384, 1, 2, true)).toBe(8 * 384 + 2 * 256 * 384 + 2 * 8 * 256 + 4 * (8 * 3 + 2 * 2 * 3));
+    // Per pick W13 (2·H·2I) and W2 (2·I·H); per token the shared expert (6·H·Is).
+    expect(moeLayerFlops(16, 2, 7168, 2048, 2048)).toBe(16 * (2 * 7168 * 4096 + 2 * 2048 * 7168) + 2 * 6 * 7168 * 2048);
+    expect(moeLayerBytes(3, 2, 128, 64, 32, 2, false)).toBe(2 * 3 * 128 * (3 * 64 + 32) + 4 * 2 * 128);
+    expect(moeLayerBytes(1, 1, 128, 128, 128, 1, true)).toBe(3 * 128 * 256 + (4 * 3 * 128 * 256) / (128 * 128) + 4 * 128);
   });
 });
 

@@ -175,6 +175,32 @@ describe('bench runner options', () => {
     expect(r.stderr).not.toContain('results: ');
   });
 
+  it('runs the moe suite on the CPU device: routing, grouped GEMMs and layers at reduced sizes, bytes counted once routed', () => {
+    const r = bench('--device', 'cpu', '--suite', 'moe', '--quick', '--json', '--no-write');
+    expect(r.status, r.stderr).toBe(0);
+    const results = JSON.parse(r.stdout) as BenchResults;
+    const cases = results.suites[0]!.cases;
+    expect(cases.map((c) => c.name)).toEqual([
+      'route-cpu-T1',
+      'route-cpu-T16',
+      'grouped-moekit-cpu-bf16-e4x64-n256-k512',
+      'grouped-moekit-cpu-fp8-e4x64-n256-k512',
+      'grouped-moekit-cpu-bf16-e16x8-n256-k512',
+      'grouped-moekit-cpu-fp8-e16x8-n256-k512',
+      'layer-moekit-cpu-bf16-T1',
+      'layer-moekit-cpu-fp8-T1',
+      'layer-moekit-cpu-bf16-T16',
+      'layer-moekit-cpu-fp8-T16',
+    ]);
+    for (const c of cases) {
+      expect(c.status, `${c.name}: ${c.error}`).toBe('ok');
+      expect(c.bytes, c.name).toBeGreaterThan(0);
+      expect(c.warnings.filter((w) => w.includes('still alive')), c.name).toEqual([]);
+      if (!c.name.startsWith('route-')) expect(c.flops, c.name).toBeGreaterThan(0);
+    }
+    expect(results.suites[0]!.notes.join('\n')).toContain('On the CPU device');
+  });
+
   it('--list lists the suites and their cases without running them', () => {
     const r = bench('--device', 'cpu', '--list');
     expect(r.status, r.stderr).toBe(0);
