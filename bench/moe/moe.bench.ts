@@ -246,6 +246,7 @@ function groupedCases(dev: Device, shapes: readonly GroupedShape[], kinds: reado
   const cuda = dev.kind === 'cuda';
   const status = cuda ? baselines.status(dev) : undefined;
   const versions = cuda ? (kernelVersions()['moe.groupedGemm'] ?? []).map((v) => v.name) : ['cpu'];
+  const verified = new Map((kernelVersions()['moe.groupedGemm'] ?? []).map((v) => [v.name, v.verifiedOn.length > 0]));
   const references = new Map<string, Promise<Float32Array>>();
   const out: BenchCase[] = [];
   for (const s of shapes) {
@@ -277,7 +278,7 @@ function groupedCases(dev: Device, shapes: readonly GroupedShape[], kinds: reado
         out.push(
           benchCase<GroupedState>({
             name: `grouped-moekit-${v}-${name}`,
-            params: { ...params, impl: v },
+            params: { ...params, impl: v, ...(cuda ? { verified: verified.get(v) ?? false } : {}) },
             flops,
             bytes,
             ...(baseline ? { baseline } : {}),
@@ -671,6 +672,7 @@ export const moeSuite: BenchSuite = {
     'Layer baseline (layer-cublas-loop-*): the same routing, its expert counts read back once in setup (not timed), then timed: moe.permute, moe.gather, cuBLASLt per-expert loop for W13, moe.swiglu, cuBLASLt per-expert loop for W2, the shared expert as cuBLASLt GEMM, moe.swiglu, GEMM, and moe.combine with the routing weights; FP8: gather, the tokens and SwiGLU quantized 1x128, block-scaled FP8 loops (the shared expert as a one-expert loop) prepared in setup.',
     'TFLOP/s counts useful work only: 2·rows·N·K over the rows experts compute; the layer 6·H·(T·K·I + T·Is) (elementwise steps not counted). GB/s: x, the weights of experts with rows, the output once.',
     'Weights are made on the device from 256 random rows (moe.gather); the values do not change the timing. Checks: grouped GEMMs on sampled rows of two experts vs the CPU twin; layers on a reduced shape (T 64, H 512, I 256, E 32, K 8, Is 256) vs the CPU layer.',
+    'verified=false: a grouped GEMM version that has not passed the CUDA tests on a GPU (auto does not pick it).',
     'On the CPU device: the CPU twins at reduced sizes (routing T = 1, 16, 64 at E = 256; grouped GEMMs of 4×64 and 16×8 rows; layer H = 256, I = 128, E = 16, K = 4, Is = 128, T = 1, 16, 64).',
   ],
   cases(ctx: SuiteContext): readonly BenchCase[] {
