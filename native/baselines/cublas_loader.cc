@@ -2,25 +2,25 @@
 
 #include "cublaslt_loader.h"
 #include "library_search.h"
-#include "../device/registry.h"
 
-#include <cstdlib>
-#include <iterator>
 #include <mutex>
+#include <string>
 #include <vector>
 
 namespace moekit {
 
 namespace {
 
-constexpr const char* PATH_ENV = "MOEKIT_CUBLAS_PATH";
-// Newest first: a machine with both runs the newer one.
-constexpr const char* SONAMES[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
-
-const char* const FIX =
+const LibrarySpec SPEC{
+    "cuBLAS",
+    "MOEKIT_CUBLAS_PATH",
+    {"libcublas.so.13", "libcublas.so.12", "libcublas.so"},
+    "a libcublas.so.12 or .so.13",
+    "to use its grouped GEMM baseline",
     "install cuBLAS (the CUDA toolkit, or the wheel `pip install nvidia-cublas-cu12`; PyTorch's CUDA wheels "
     "bring it too) and put the folder holding libcublas.so.* on LD_LIBRARY_PATH, or set MOEKIT_CUBLAS_PATH to "
-    "the library's full path (e.g. .../site-packages/nvidia/cublas/lib/libcublas.so.12)";
+    "the library's full path (e.g. .../site-packages/nvidia/cublas/lib/libcublas.so.12)",
+};
 
 bool bind_all(void* library, cublas::Api& api, std::string& error) {
   const bool ok = bind_symbol(library, "cublasGetProperty", api.get_property, error) &&
@@ -42,21 +42,6 @@ size_t library_version(const cublas::Api& api) {
   return cublaslt::version_number(static_cast<size_t>(major), static_cast<size_t>(minor), static_cast<size_t>(patch));
 }
 
-bool try_load(const std::string& name, CublasLibrary& out, cublas::Api& api, std::vector<LibraryAttempt>& attempts) {
-  cublas::Api candidate;
-  std::string path;
-  void* library = open_library(name, "cuBLAS", [&](void* lib, std::string& error) { return bind_all(lib, candidate, error); },
-                               attempts, path);
-  if (!library) return false;
-  api = candidate;
-  out.api = &api;
-  register_exit_handler_again();  // after the library's own runtime registered its exit handler
-  out.path = path;
-  out.version = library_version(api);
-  out.reason.clear();
-  return true;
-}
-
 }  // namespace
 
 CublasLibrary cublas_library() {
@@ -66,48 +51,26 @@ CublasLibrary cublas_library() {
   std::lock_guard<std::mutex> lock(mutex);
   if (loaded) return *loaded;
 
-  CublasLibrary result;
-#if defined(MOEKIT_EMULATION)
-  (void)api;
-  result.reason = "cuBLAS does not run on the emulated GPU; the cuBLAS baselines need a real one";
-  return result;
-#endif
-  std::vector<LibraryAttempt> attempts;
-  const char* explicit_path = std::getenv(PATH_ENV);
-  if (explicit_path && explicit_path[0]) {
-    if (try_load(explicit_path, result, api, attempts)) {
-      loaded = new CublasLibrary(result);
-      return result;
-    }
-    result.reason = std::string("cuBLAS could not be loaded from ") + PATH_ENV + "=" + explicit_path + ": " +
-                    attempts.front().error + "; point it at a libcublas.so.12 or .so.13, or unset it to search " + SONAMES[0] +
-                    ", " + SONAMES[1] + " and " + SONAMES[2];
-    return result;
-  }
   // Beside the cuBLASLt in use first: libcublas needs the libcublasLt of its own release.
   std::vector<std::string> first_dirs;
   const CublasLtLibrary lt = cublaslt_library();
   if (lt.api && !folder_of(lt.path).empty()) first_dirs.push_back(folder_of(lt.path));
-  for (const auto& name : library_candidates(std::vector<std::string>(std::begin(SONAMES), std::end(SONAMES)), first_dirs)) {
-    if (try_load(name, result, api, attempts)) {
-      loaded = new CublasLibrary(result);
-      return result;
-    }
-  }
-  result.reason = "cuBLAS was not found (tried " + describe_attempts(attempts) + "); to use its grouped GEMM baseline, " + FIX;
+  CublasLibrary result;
+  cublas::Api candidate;
+  const auto bind = [&](void* library, std::string& error) {
+    candidate = cublas::Api();  // nothing left from a library that did not count
+    return bind_all(library, candidate, error);
+  };
+  if (!load_library(SPEC, first_dirs, bind, result.path, result.reason)) return result;
+  api = candidate;
+  result.api = &api;
+  result.version = library_version(api);
+  loaded = new CublasLibrary(result);
   return result;
 }
 
 void cublas_check(cublas::Status status, const char* call, const char* file, int line) {
-  if (status == cublas::Status::STATUS_SUCCESS) return;
-  const std::string message =
-      "cuBLAS error " + cublaslt_status_name(status) + " (" + call + " at " + file + ":" + std::to_string(line) + ")";
-  switch (status) {
-    case cublas::Status::STATUS_NOT_SUPPORTED:
-    case cublas::Status::STATUS_ARCH_MISMATCH: throw Error(ErrorCode::Unsupported, message);
-    case cublas::Status::STATUS_ALLOC_FAILED: throw Error(ErrorCode::OutOfMemory, message);
-    default: throw Error(ErrorCode::Cuda, message);
-  }
+  check_cublas_status(status, "cuBLAS", call, file, line);
 }
 
 }  // namespace moekit

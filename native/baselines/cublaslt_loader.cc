@@ -1,25 +1,24 @@
 #include "cublaslt_loader.h"
 
 #include "library_search.h"
-#include "../device/registry.h"
 
-#include <cstdlib>
-#include <iterator>
 #include <mutex>
-#include <vector>
+#include <string>
 
 namespace moekit {
 
 namespace {
 
-constexpr const char* PATH_ENV = "MOEKIT_CUBLASLT_PATH";
-// Newest first: a machine with both runs the newer one.
-constexpr const char* SONAMES[] = {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"};
-
-const char* const FIX =
+const LibrarySpec SPEC{
+    "cuBLASLt",
+    "MOEKIT_CUBLASLT_PATH",
+    {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"},
+    "a libcublasLt.so.12 or .so.13",
+    "to use the cuBLAS baselines",
     "install cuBLAS (the CUDA toolkit, or the wheel `pip install nvidia-cublas-cu12`; PyTorch's CUDA wheels "
     "bring it too) and put the folder holding libcublasLt.so.* on LD_LIBRARY_PATH, or set MOEKIT_CUBLASLT_PATH to "
-    "the library's full path (e.g. .../site-packages/nvidia/cublas/lib/libcublasLt.so.12)";
+    "the library's full path (e.g. .../site-packages/nvidia/cublas/lib/libcublasLt.so.12)",
+};
 
 bool bind_all(void* library, cublaslt::Api& api, std::string& error) {
   return bind_symbol(library, "cublasLtGetVersion", api.get_version, error) &&
@@ -36,23 +35,6 @@ bool bind_all(void* library, cublaslt::Api& api, std::string& error) {
          bind_symbol(library, "cublasLtMatmul", api.matmul, error);
 }
 
-// Opens `name` and binds the API; on success fills `out` and keeps the
-// library loaded for good (unloading cuBLAS with work in flight is unsafe).
-bool try_load(const std::string& name, CublasLtLibrary& out, cublaslt::Api& api, std::vector<LibraryAttempt>& attempts) {
-  cublaslt::Api candidate;
-  std::string path;
-  void* library = open_library(name, "cuBLASLt", [&](void* lib, std::string& error) { return bind_all(lib, candidate, error); },
-                               attempts, path);
-  if (!library) return false;
-  api = candidate;
-  out.api = &api;
-  register_exit_handler_again();  // after the library's own runtime registered its exit handler
-  out.path = path;
-  out.version = api.get_version();
-  out.reason.clear();
-  return true;
-}
-
 }  // namespace
 
 CublasLtLibrary cublaslt_library() {
@@ -63,32 +45,16 @@ CublasLtLibrary cublaslt_library() {
   if (loaded) return *loaded;
 
   CublasLtLibrary result;
-#if defined(MOEKIT_EMULATION)
-  // cuBLASLt's kernels run on a real GPU only; on a machine with the CUDA
-  // toolkit the real library would load and talk to a real driver, or none.
-  (void)api;
-  result.reason = "cuBLASLt does not run on the emulated GPU; the cuBLAS baselines need a real one";
-  return result;
-#endif
-  std::vector<LibraryAttempt> attempts;
-  const char* explicit_path = std::getenv(PATH_ENV);
-  if (explicit_path && explicit_path[0]) {
-    if (try_load(explicit_path, result, api, attempts)) {
-      loaded = new CublasLtLibrary(result);
-      return result;
-    }
-    result.reason = std::string("cuBLASLt could not be loaded from ") + PATH_ENV + "=" + explicit_path + ": " +
-                    attempts.front().error + "; point it at a libcublasLt.so.12 or .so.13, or unset it to search " +
-                    SONAMES[0] + ", " + SONAMES[1] + " and " + SONAMES[2];
-    return result;
-  }
-  for (const auto& name : library_candidates(std::vector<std::string>(std::begin(SONAMES), std::end(SONAMES)))) {
-    if (try_load(name, result, api, attempts)) {
-      loaded = new CublasLtLibrary(result);
-      return result;
-    }
-  }
-  result.reason = "cuBLASLt was not found (tried " + describe_attempts(attempts) + "); to use the cuBLAS baselines, " + FIX;
+  cublaslt::Api candidate;
+  const auto bind = [&](void* library, std::string& error) {
+    candidate = cublaslt::Api();  // nothing left from a library that did not count
+    return bind_all(library, candidate, error);
+  };
+  if (!load_library(SPEC, {}, bind, result.path, result.reason)) return result;
+  api = candidate;
+  result.api = &api;
+  result.version = api.get_version();
+  loaded = new CublasLtLibrary(result);
   return result;
 }
 
@@ -112,16 +78,20 @@ std::string cublaslt_status_name(cublaslt::Status status) {
   return "CUBLAS_STATUS_" + std::to_string(static_cast<int32_t>(status));
 }
 
-void cublaslt_check(cublaslt::Status status, const char* call, const char* file, int line) {
+void check_cublas_status(cublaslt::Status status, const char* library, const char* call, const char* file, int line) {
   if (status == cublaslt::STATUS_SUCCESS) return;
   const std::string message =
-      "cuBLASLt error " + cublaslt_status_name(status) + " (" + call + " at " + file + ":" + std::to_string(line) + ")";
+      std::string(library) + " error " + cublaslt_status_name(status) + " (" + call + " at " + file + ":" + std::to_string(line) + ")";
   switch (status) {
     case cublaslt::STATUS_NOT_SUPPORTED:
     case cublaslt::STATUS_ARCH_MISMATCH: throw Error(ErrorCode::Unsupported, message);
     case cublaslt::STATUS_ALLOC_FAILED: throw Error(ErrorCode::OutOfMemory, message);
     default: throw Error(ErrorCode::Cuda, message);
   }
+}
+
+void cublaslt_check(cublaslt::Status status, const char* call, const char* file, int line) {
+  check_cublas_status(status, "cuBLASLt", call, file, line);
 }
 
 }  // namespace moekit

@@ -42,6 +42,10 @@ std::string cublaslt_status_name(cublaslt::Status status);
 // names the status, the call and where it was made.
 void cublaslt_check(cublaslt::Status status, const char* call, const char* file, int line);
 
+// What cublaslt_check and cublas_check (the same statuses) share: `library`
+// names the library in the message.
+void check_cublas_status(cublaslt::Status status, const char* library, const char* call, const char* file, int line);
+
 }  // namespace moekit
 
 #define MOEKIT_CUBLASLT_CHECK(call) ::moekit::cublaslt_check((call), #call, __FILE__, __LINE__)

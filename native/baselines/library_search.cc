@@ -1,5 +1,7 @@
 #include "library_search.h"
 
+#include "../device/registry.h"
+
 #include <link.h>
 
 #include <cstdlib>
@@ -75,6 +77,38 @@ std::vector<std::string> library_candidates(const std::vector<std::string>& sona
 std::string folder_of(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+void* load_library(const LibrarySpec& spec, const std::vector<std::string>& first_dirs,
+                   const std::function<bool(void*, std::string&)>& bind, std::string& path, std::string& reason) {
+#if defined(MOEKIT_EMULATION)
+  (void)first_dirs;
+  (void)bind;
+  (void)path;
+  reason = std::string(spec.what) + " does not run on the emulated GPU; the cuBLAS baselines need a real one";
+  return nullptr;
+#else
+  std::vector<LibraryAttempt> attempts;
+  const auto opened = [&](void* library) {
+    register_exit_handler_again();  // after the library's own runtime registered its exit handler
+    reason.clear();
+    return library;
+  };
+  const char* explicit_path = std::getenv(spec.path_env);
+  if (explicit_path && explicit_path[0]) {
+    if (void* library = open_library(explicit_path, spec.what, bind, attempts, path)) return opened(library);
+    std::string names;
+    for (size_t i = 0; i < spec.sonames.size(); ++i) names += (i == 0 ? "" : i + 1 == spec.sonames.size() ? " and " : ", ") + spec.sonames[i];
+    reason = std::string(spec.what) + " could not be loaded from " + spec.path_env + "=" + explicit_path + ": " + attempts.front().error +
+             "; point it at " + spec.path_hint + ", or unset it to search " + names;
+    return nullptr;
+  }
+  for (const auto& name : library_candidates(spec.sonames, first_dirs)) {
+    if (void* library = open_library(name, spec.what, bind, attempts, path)) return opened(library);
+  }
+  reason = std::string(spec.what) + " was not found (tried " + describe_attempts(attempts) + "); " + spec.purpose + ", " + spec.fix;
+  return nullptr;
+#endif
 }
 
 }  // namespace moekit

@@ -61,4 +61,27 @@ std::vector<std::string> library_candidates(const std::vector<std::string>& sona
 // The folder of `path` ('' when it has none).
 std::string folder_of(const std::string& path);
 
+// What one loader looks for, and the words of its messages.
+struct LibrarySpec {
+  const char* what;                  // "cuBLASLt": the library as messages name it
+  const char* path_env;              // "MOEKIT_CUBLASLT_PATH": a file to load instead of searching
+  std::vector<std::string> sonames;  // newest first: a machine with both runs the newer one
+  const char* path_hint;             // "a libcublasLt.so.12 or .so.13": what path_env should name
+  const char* purpose;               // "to use the cuBLAS baselines": what the library is needed for
+  const char* fix;                   // how to install it or point path_env at it
+};
+
+// Loads the library `spec` describes: the file spec.path_env names when it
+// is set (and nothing else then), else the first of
+// library_candidates(spec.sonames, first_dirs) that `bind` accepts. On
+// success returns the handle, kept open for good, with `path` the file
+// loaded, after putting the device exit handler ahead of the runtime the
+// library brings (register_exit_handler_again). Else returns null with
+// `reason` naming each place tried, what failed and the fix. The emulation
+// build loads nothing: cuBLAS's kernels run on a real GPU only, and on a
+// machine with the CUDA toolkit the real library would load and talk to a
+// real driver, or none.
+void* load_library(const LibrarySpec& spec, const std::vector<std::string>& first_dirs,
+                   const std::function<bool(void*, std::string&)>& bind, std::string& path, std::string& reason);
+
 }  // namespace moekit
