@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <string>
 #include <utility>
@@ -55,6 +56,13 @@ enum class Fp8Mode { Tensor, Block };
 
 std::string cc_text(const DeviceInfo& d) { return std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor); }
 
+// Why a baseline cannot run without a CUDA device to run on: `device_id`
+// names the device asked about ('' when there is no CUDA device at all).
+std::string no_gpu_blocker(const std::string& device_id) {
+  if (device_id.empty()) return "no CUDA device: " + cuda_probe().unavailable_reason;
+  return "the cuBLAS baselines run on CUDA devices, not on " + device_id + "; move the tensors with .to('cuda')";
+}
+
 // Why `feature` cannot run on `gpu` ('' when it can). `gpu` is null when
 // the device asked about is not a CUDA device (then `device_id` names it,
 // or is empty when there is no CUDA device at all).
@@ -66,10 +74,7 @@ std::string feature_blocker(Feature feature, const CublasLtLibrary& library, con
     return "1x128/128x128 block-scaled FP8 needs cuBLAS 12.9 or newer; the loaded cuBLASLt is " +
            cublaslt_version_text(library.version) + " (" + library.path + ")";
   }
-  if (!gpu) {
-    if (device_id.empty()) return "no CUDA device: " + cuda_probe().unavailable_reason;
-    return "the cuBLAS baselines run on CUDA devices, not on " + device_id + "; move the tensors with .to('cuda')";
-  }
+  if (!gpu) return no_gpu_blocker(device_id);
   const int cc = gpu->cc_major * 10 + gpu->cc_minor;
   const std::string gpu_text = gpu->id + " (" + gpu->name + ", compute capability " + cc_text(*gpu) + ")";
   if (feature != Feature::Gemm && cc < FP8_MIN_CC) return "FP8 matmul needs compute capability 8.9 or newer; " + gpu_text + " has less";
@@ -87,10 +92,7 @@ std::string grouped_blocker(const CublasLibrary& library, const DeviceInfo* gpu,
     return "cublasGemmGroupedBatchedEx needs cuBLAS 12.5 or newer; the loaded cuBLAS is " + cublaslt_version_text(library.version) +
            " (" + library.path + ") and lacks it";
   }
-  if (!gpu) {
-    if (device_id.empty()) return "no CUDA device: " + cuda_probe().unavailable_reason;
-    return "the cuBLAS baselines run on CUDA devices, not on " + device_id + "; move the tensors with .to('cuda')";
-  }
+  if (!gpu) return no_gpu_blocker(device_id);
   return "";
 }
 
@@ -116,14 +118,22 @@ CublasLibrary require_grouped(const char* op, Device& device) {
 CublasLtLibrary require_feature(const char* op, Feature feature, Device& device) {
   CublasLtLibrary library = cublaslt_library();
   DeviceInfo info;
-  const DeviceInfo* gpu = nullptr;
-  if (device.kind() == DeviceKind::Cuda) {
-    info = device.info();
-    gpu = &info;
-  }
-  const std::string why = feature_blocker(feature, library, gpu, device.id());
+  const std::string why = feature_blocker(feature, library, cuda_info(device, info), device.id());
   if (!why.empty()) throw_unsupported(std::string(op) + ": " + why);
   return library;
+}
+
+// available, library, version, versionText and reason of a loaded (or
+// missing) CublasLtLibrary or CublasLibrary.
+template <typename Library>
+Napi::Object library_to_js(Napi::Env env, const Library& library) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("available", library.api != nullptr);
+  o.Set("library", library.path);
+  o.Set("version", static_cast<double>(library.version));
+  o.Set("versionText", library.api ? cublaslt_version_text(library.version) : "");
+  o.Set("reason", library.reason);
+  return o;
 }
 
 Napi::Object feature_to_js(Napi::Env env, const std::string& blocker) {
@@ -147,23 +157,13 @@ Napi::Value baseline_status(const Napi::CallbackInfo& info) {
     }
   }
   const CublasLtLibrary library = cublaslt_library();
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("available", library.api != nullptr);
-  o.Set("library", library.path);
-  o.Set("version", static_cast<double>(library.version));
-  o.Set("versionText", library.api ? cublaslt_version_text(library.version) : "");
-  o.Set("reason", library.reason);
+  Napi::Object o = library_to_js(env, library);
   o.Set("device", gpu ? Napi::Value(Napi::String::New(env, gpu->id)) : env.Null());
   o.Set("gemm", feature_to_js(env, feature_blocker(Feature::Gemm, library, gpu, device_id)));
   o.Set("fp8Tensor", feature_to_js(env, feature_blocker(Feature::Fp8Tensor, library, gpu, device_id)));
   o.Set("fp8Block", feature_to_js(env, feature_blocker(Feature::Fp8Block, library, gpu, device_id)));
   const CublasLibrary cublas = cublas_library();
-  Napi::Object c = Napi::Object::New(env);
-  c.Set("available", cublas.api != nullptr);
-  c.Set("library", cublas.path);
-  c.Set("version", static_cast<double>(cublas.version));
-  c.Set("versionText", cublas.api ? cublaslt_version_text(cublas.version) : "");
-  c.Set("reason", cublas.reason);
+  Napi::Object c = library_to_js(env, cublas);
   c.Set("groupedGemmEx", cublas.api != nullptr && cublas.api->gemm_grouped_batched_ex != nullptr);
   o.Set("cublas", c);
   o.Set("groupedGemm", feature_to_js(env, grouped_blocker(cublas, gpu, device_id)));
@@ -259,37 +259,47 @@ Fp8Mode arg_fp8_mode(const Napi::CallbackInfo& info, size_t i, const char* op) {
   throw_type_error(op, "mode", "'tensor' or 'block'", "'" + mode + "'");
 }
 
+// The e4m3 values and f32 scales of an FP8 product's two operands: a [M, K]
+// and b [N, K] of the GEMM, or x [P, K] (M = P) and w [E, N, K] of the
+// grouped GEMM.
 struct Fp8Operands {
   TensorRef a, a_scales, b, b_scales;
   int64_t m = 0, n = 0, k = 0;
   int64_t k_blocks = 0, n_blocks = 0, k_blocks_padded = 0;
 };
 
-// Reads and checks what both FP8 entry points share: e4m3 values A [M, K]
-// and B [N, K], f32 scales, one device, and the sizes cuBLASLt's FP8 takes.
-Fp8Operands arg_fp8_operands(const Napi::CallbackInfo& info, const char* op) {
+// Reads and checks what every FP8 entry point shares: the values at
+// arguments 0 and 2 (named `a_name`.values, `b_name`.values; b of rank
+// `b_rank`, K last), their scales at 1 and 3, one device. The scales'
+// shapes are the caller's: they differ before and after preparation.
+Fp8Operands arg_fp8_operands(const Napi::CallbackInfo& info, const char* op, const std::string& a_name, const std::string& b_name,
+                             int b_rank) {
+  const std::string a_values = a_name + ".values", a_scales = a_name + ".scales";
+  const std::string b_values = b_name + ".values", b_scales = b_name + ".scales";
   Fp8Operands o;
-  o.a = arg_tensor(info, 0, op, "a.values");
-  o.a_scales = arg_tensor(info, 1, op, "a.scales");
-  o.b = arg_tensor(info, 2, op, "b.values");
-  o.b_scales = arg_tensor(info, 3, op, "b.scales");
-  expect_dtype(o.a, DType::E4M3, op, "a.values");
-  expect_dtype(o.b, DType::E4M3, op, "b.values");
-  expect_dtype(o.a_scales, DType::F32, op, "a.scales");
-  expect_dtype(o.b_scales, DType::F32, op, "b.scales");
-  expect_rank(o.a, 2, op, "a.values");
-  expect_rank(o.b, 2, op, "b.values");
+  o.a = arg_tensor(info, 0, op, a_values.c_str());
+  o.a_scales = arg_tensor(info, 1, op, a_scales.c_str());
+  o.b = arg_tensor(info, 2, op, b_values.c_str());
+  o.b_scales = arg_tensor(info, 3, op, b_scales.c_str());
+  expect_dtype(o.a, DType::E4M3, op, a_values.c_str());
+  expect_dtype(o.b, DType::E4M3, op, b_values.c_str());
+  expect_dtype(o.a_scales, DType::F32, op, a_scales.c_str());
+  expect_dtype(o.b_scales, DType::F32, op, b_scales.c_str());
+  expect_rank(o.a, 2, op, a_values.c_str());
+  expect_rank(o.b, b_rank, op, b_values.c_str());
   o.m = o.a.dim(0);
   o.k = o.a.dim(1);
-  o.n = o.b.dim(0);
-  if (o.b.dim(1) != o.k) {
-    throw_range_error(op, "b.values.shape",
-                      "[N, " + std::to_string(o.k) + "] (b is [N, K] with the K of a.values, which is " + shape_string(o.a.shape) + ")",
+  o.n = o.b.dim(b_rank - 2);
+  if (o.b.dim(b_rank - 1) != o.k) {
+    const std::string lead = b_rank == 3 ? "E, " : "";
+    throw_range_error(op, b_values + ".shape",
+                      "[" + lead + "N, " + std::to_string(o.k) + "] (" + b_name + " is [" + lead + "N, K] with the K of " + a_values +
+                          ", which is " + shape_string(o.a.shape) + ")",
                       shape_string(o.b.shape));
   }
-  expect_same_device(o.a, o.b, op, "a.values", "b.values");
-  expect_same_device(o.a, o.a_scales, op, "a.values", "a.scales");
-  expect_same_device(o.a, o.b_scales, op, "a.values", "b.scales");
+  expect_same_device(o.a, o.b, op, a_values.c_str(), b_values.c_str());
+  expect_same_device(o.a, o.a_scales, op, a_values.c_str(), a_scales.c_str());
+  expect_same_device(o.a, o.b_scales, op, a_values.c_str(), b_scales.c_str());
   o.k_blocks = ceil_div(o.k, FP8_SCALE_BLOCK);
   o.n_blocks = ceil_div(o.n, FP8_SCALE_BLOCK);
   o.k_blocks_padded = round_up(o.k_blocks, LT_BLOCK_SCALE_ROW_FLOATS);
@@ -302,6 +312,30 @@ void expect_fp8_sizes(const char* op, const Fp8Operands& o) {
                       std::to_string(o.m) + ", N=" + std::to_string(o.n) + ", K=" + std::to_string(o.k));
   }
   expect_int32_sizes(op, o.m, o.n, o.k);
+}
+
+// cuBLASLt's FP8 matmul reads every buffer in 16-byte steps.
+void expect_fp8_aligned(const char* op, std::initializer_list<const void*> buffers) {
+  for (const void* p : buffers) {
+    if (reinterpret_cast<uintptr_t>(p) % FP8_POINTER_ALIGNMENT != 0) {
+      throw_unsupported(std::string(op) + ": cuBLASLt's FP8 matmul needs 16-byte aligned buffers");
+    }
+  }
+}
+
+// Re-lays one matrix's scales for cuBLASLt (fp8_scale_layout.h) on the
+// device the queue runs: the CPU twin, or the CUDA kernel.
+void run_scale_layout(ExecContext& ctx, const Fp8ScaleLayoutParams& p, const char* op) {
+  if (ctx.device.kind() == DeviceKind::Cpu) {
+    fp8_scale_layout_cpu(p);
+    return;
+  }
+#ifdef MOEKIT_WITH_CUDA
+  (void)op;
+  fp8_scale_layout_v1(p, ctx.stream);
+#else
+  throw_unsupported(std::string(op) + ": this build has no CUDA kernels");
+#endif
 }
 
 void expect_tensor_scales(const char* op, const Fp8Operands& o) {
@@ -324,7 +358,7 @@ Napi::Array handles_to_js(Napi::Env env, const TensorRef& a, const TensorRef& a_
 // tensor mode). Runs on any device: it is the CPU-checkable half.
 Napi::Value baseline_fp8_prepare(const Napi::CallbackInfo& info) {
   const char* op = FP8_OP;
-  const Fp8Operands o = arg_fp8_operands(info, op);
+  const Fp8Operands o = arg_fp8_operands(info, op, "a", "b", 2);
   const Fp8Mode mode = arg_fp8_mode(info, 4, op);
   if (mode == Fp8Mode::Tensor) {
     expect_tensor_scales(op, o);
@@ -348,17 +382,8 @@ Napi::Value baseline_fp8_prepare(const Napi::CallbackInfo& info) {
   p.n_blocks = o.n_blocks;
   p.k_blocks = o.k_blocks;
   p.k_blocks_padded = o.k_blocks_padded;
-  device.enqueue("baseline scale layout", {{o.a_scales.storage, o.b_scales.storage}, {a_lt.storage, b_lt.storage}}, [p, a_s = o.a_scales, b_s = o.b_scales, a_lt, b_lt](ExecContext& ctx) {
-    if (ctx.device.kind() == DeviceKind::Cpu) {
-      fp8_scale_layout_cpu(p);
-    } else {
-#ifdef MOEKIT_WITH_CUDA
-      fp8_scale_layout_v1(p, ctx.stream);
-#else
-      throw_unsupported("baselines.fp8Gemm: this build has no CUDA kernels");
-#endif
-    }
-  });
+  device.enqueue("baseline scale layout", {{o.a_scales.storage, o.b_scales.storage}, {a_lt.storage, b_lt.storage}},
+                 [p, a_s = o.a_scales, b_s = o.b_scales, a_lt, b_lt](ExecContext& ctx) { run_scale_layout(ctx, p, FP8_OP); });
   return handles_to_js(info.Env(), o.a, a_lt, o.b, b_lt);
 }
 
@@ -367,7 +392,7 @@ Napi::Value baseline_fp8_prepare(const Napi::CallbackInfo& info) {
 // returned them.
 Napi::Value baseline_fp8_gemm(const Napi::CallbackInfo& info) {
   const char* op = FP8_OP;
-  const Fp8Operands o = arg_fp8_operands(info, op);
+  const Fp8Operands o = arg_fp8_operands(info, op, "a", "b", 2);
   const Fp8Mode mode = arg_fp8_mode(info, 4, op);
   const DType out_dtype = arg_dtype(info, 5, op, "outDtype");
   if (mode == Fp8Mode::Tensor) {
@@ -384,13 +409,7 @@ Napi::Value baseline_fp8_gemm(const Napi::CallbackInfo& info) {
   Device& device = o.a.device();
   const CublasLtLibrary library = require_feature(op, mode == Fp8Mode::Block ? Feature::Fp8Block : Feature::Fp8Tensor, device);
   TensorRef c = allocate_tensor(device, out_dtype, {o.m, o.n}, op, "the output [M, N]");
-  if (o.m > 0 && o.n > 0 && o.k > 0) {
-    for (const void* p : {o.a.data(), o.b.data(), c.data(), o.a_scales.data(), o.b_scales.data()}) {
-      if (reinterpret_cast<uintptr_t>(p) % FP8_POINTER_ALIGNMENT != 0) {
-        throw_unsupported(std::string(op) + ": cuBLASLt's FP8 matmul needs 16-byte aligned buffers");
-      }
-    }
-  }
+  if (o.m > 0 && o.n > 0 && o.k > 0) expect_fp8_aligned(op, {o.a.data(), o.b.data(), c.data(), o.a_scales.data(), o.b_scales.data()});
   enqueue_matmul(device, library, o.a, o.b, c, mode == Fp8Mode::Block ? LtScaling::Block : LtScaling::Tensor, &o.a_scales,
                  &o.b_scales);
   return TensorHandle::wrap(info.Env(), std::move(c));
@@ -495,6 +514,50 @@ void zero_padding(ExecContext& ctx, const TensorRef& out, const Segments& s, boo
   }
 }
 
+// One expert's GEMM of a grouped GEMM: its rows of x, its weights and its
+// rows of the output.
+struct ExpertSlice {
+  size_t expert;
+  const void* x;
+  const void* w;
+  void* out;
+  int64_t rows;
+};
+
+// The experts of `s` with rows to compute, none when K is 0 (the output is
+// then all padding). The byte offsets stay inside the tensors (offsets <= P,
+// e < E), so they cannot overflow.
+std::vector<ExpertSlice> expert_slices(const Segments& s, const TensorRef& x, const TensorRef& w, const TensorRef& out) {
+  std::vector<ExpertSlice> slices;
+  const auto* x_bytes = static_cast<const unsigned char*>(x.data());
+  const auto* w_bytes = static_cast<const unsigned char*>(w.data());
+  auto* out_bytes = static_cast<unsigned char*>(out.data());
+  const int64_t k = x.dim(1), n = w.dim(1);
+  const auto x_row = static_cast<size_t>(k) * dtype_size(x.dtype), w_expert = static_cast<size_t>(n * k) * dtype_size(w.dtype),
+             out_row = static_cast<size_t>(n) * dtype_size(out.dtype);
+  for (size_t e = 0; k > 0 && e < s.rows.size(); ++e) {
+    if (s.rows[e] == 0) continue;
+    const auto first = static_cast<size_t>(s.offsets[e]);
+    slices.push_back({e, x_bytes + first * x_row, w_bytes + e * w_expert, out_bytes + first * out_row, s.rows[e]});
+  }
+  return slices;
+}
+
+// The cuBLASLt matmul of one expert (unscaled): its rows of out = its rows
+// of x · its weightsᵀ, with `ab_type` operands and a bf16 output.
+LtMatmulProblem expert_matmul(const ExpertSlice& slice, cublaslt::DataType ab_type, int64_t n, int64_t k) {
+  LtMatmulProblem pr;
+  pr.a = slice.x;
+  pr.b = slice.w;
+  pr.c = slice.out;
+  pr.ab_type = ab_type;
+  pr.c_type = cublaslt::R_16BF;
+  pr.m = slice.rows;
+  pr.n = n;
+  pr.k = k;
+  return pr;
+}
+
 // baselineGroupedGemm(x, w, offsets, counts | null, mode) -> out [P, N] bf16:
 // rows of expert e = x_e · w[e]ᵀ, padding rows zero.
 Napi::Value baseline_grouped_gemm(const Napi::CallbackInfo& info) {
@@ -522,25 +585,7 @@ Napi::Value baseline_grouped_gemm(const Napi::CallbackInfo& info) {
     out = allocate_tensor(device, DType::BF16, {p_rows, n}, op, "the output [P, N]");
     if (p_rows == 0 || n == 0) return TensorHandle::wrap(info.Env(), std::move(out));
     std::vector<LtMatmulProblem> problems;
-    const auto* x_bytes = static_cast<const unsigned char*>(x.data());
-    const auto* w_bytes = static_cast<const unsigned char*>(w.data());
-    auto* out_bytes = static_cast<unsigned char*>(out.data());
-    // Byte offsets stay inside the tensors (offsets <= P, e < E), so they cannot overflow.
-    const auto x_row = static_cast<size_t>(k) * 2, w_expert = static_cast<size_t>(n * k) * 2, out_row = static_cast<size_t>(n) * 2;
-    for (size_t e = 0; k > 0 && e < segments.rows.size(); ++e) {
-      if (segments.rows[e] == 0) continue;
-      LtMatmulProblem pr;
-      const auto first = static_cast<size_t>(segments.offsets[e]);
-      pr.a = x_bytes + first * x_row;
-      pr.b = w_bytes + e * w_expert;
-      pr.c = out_bytes + first * out_row;
-      pr.ab_type = cublaslt::R_16BF;
-      pr.c_type = cublaslt::R_16BF;
-      pr.m = segments.rows[e];
-      pr.n = n;
-      pr.k = k;
-      problems.push_back(pr);
-    }
+    for (const ExpertSlice& slice : expert_slices(segments, x, w, out)) problems.push_back(expert_matmul(slice, cublaslt::R_16BF, n, k));
     std::shared_ptr<CublasLtContext> context = cublaslt_context(device, library);
     device.enqueue("baseline grouped gemm", {{x.storage, w.storage}, {out.storage}},
                    [context, problems = std::move(problems), segments, x, w, out, k](ExecContext& ctx) {
@@ -557,15 +602,7 @@ Napi::Value baseline_grouped_gemm(const Napi::CallbackInfo& info) {
   call.k = k;
   call.ab_type = cublas::DataType::R_16BF;
   call.c_type = cublas::DataType::R_16BF;
-  const auto* x_bytes = static_cast<const unsigned char*>(x.data());
-  const auto* w_bytes = static_cast<const unsigned char*>(w.data());
-  auto* out_bytes = static_cast<unsigned char*>(out.data());
-  const auto x_row = static_cast<size_t>(k) * 2, w_expert = static_cast<size_t>(n * k) * 2, out_row = static_cast<size_t>(n) * 2;
-  for (size_t e = 0; k > 0 && e < segments.rows.size(); ++e) {
-    if (segments.rows[e] == 0) continue;
-    const auto first = static_cast<size_t>(segments.offsets[e]);
-    call.problems.push_back({x_bytes + first * x_row, w_bytes + e * w_expert, out_bytes + first * out_row, segments.rows[e]});
-  }
+  for (const ExpertSlice& slice : expert_slices(segments, x, w, out)) call.problems.push_back({slice.x, slice.w, slice.out, slice.rows});
   StoragePtr pointer_arrays;
   if (!call.problems.empty()) {
     pointer_arrays = device.allocate(3 * call.problems.size() * sizeof(uint64_t), AllocOptions(false, false));
@@ -580,10 +617,10 @@ Napi::Value baseline_grouped_gemm(const Napi::CallbackInfo& info) {
   return TensorHandle::wrap(info.Env(), std::move(out));
 }
 
-struct Fp8GroupedOperands {
-  TensorRef x, x_scales, w, w_scales;
-  int64_t p_rows = 0, n = 0, k = 0, experts = 0;
-  int64_t k_blocks = 0, n_blocks = 0, k_blocks_padded = 0;
+// The FP8 operands of the grouped GEMM (a is x [P, K], m = P; b is w
+// [E, N, K]) and the segments that route x's rows to the experts.
+struct Fp8GroupedOperands : Fp8Operands {
+  int64_t experts = 0;
   Segments segments;
   // Where expert e's activation scales start in the re-laid [sum of
   // round_up(rows[e]·KB, 4)] f32 array (16-byte aligned for cuBLASLt), and its length.
@@ -591,38 +628,14 @@ struct Fp8GroupedOperands {
   int64_t x_scales_lt_size = 0;
 };
 
-// Reads and checks what the FP8 grouped entry points share: e4m3 x [P, K]
-// and w [E, N, K], f32 scales (checked by the caller: they differ before
-// and after preparation), one device, the segments (at argument 4 and 5),
-// and the sizes cuBLASLt's FP8 takes.
+// Reads and checks what the FP8 grouped entry points share: the operands
+// as arg_fp8_operands reads them (x and w), the segments (at argument 4
+// and 5), and the sizes cuBLASLt's FP8 takes.
 Fp8GroupedOperands arg_fp8_grouped_operands(const Napi::CallbackInfo& info, const char* op) {
   Fp8GroupedOperands o;
-  o.x = arg_tensor(info, 0, op, "x.values");
-  o.x_scales = arg_tensor(info, 1, op, "x.scales");
-  o.w = arg_tensor(info, 2, op, "w.values");
-  o.w_scales = arg_tensor(info, 3, op, "w.scales");
-  expect_dtype(o.x, DType::E4M3, op, "x.values");
-  expect_dtype(o.w, DType::E4M3, op, "w.values");
-  expect_dtype(o.x_scales, DType::F32, op, "x.scales");
-  expect_dtype(o.w_scales, DType::F32, op, "w.scales");
-  expect_rank(o.x, 2, op, "x.values");
-  expect_rank(o.w, 3, op, "w.values");
-  o.p_rows = o.x.dim(0);
-  o.k = o.x.dim(1);
-  o.experts = o.w.dim(0);
-  o.n = o.w.dim(1);
-  if (o.w.dim(2) != o.k) {
-    throw_range_error(op, "w.values.shape",
-                      "[E, N, " + std::to_string(o.k) + "] (w is [E, N, K] with the K of x.values, which is " + shape_string(o.x.shape) + ")",
-                      shape_string(o.w.shape));
-  }
-  expect_same_device(o.x, o.w, op, "x.values", "w.values");
-  expect_same_device(o.x, o.x_scales, op, "x.values", "x.scales");
-  expect_same_device(o.x, o.w_scales, op, "x.values", "w.scales");
-  o.k_blocks = ceil_div(o.k, FP8_SCALE_BLOCK);
-  o.n_blocks = ceil_div(o.n, FP8_SCALE_BLOCK);
-  o.k_blocks_padded = round_up(o.k_blocks, LT_BLOCK_SCALE_ROW_FLOATS);
-  o.segments = arg_segments(info, 4, op, o.experts, o.p_rows);
+  static_cast<Fp8Operands&>(o) = arg_fp8_operands(info, op, "x", "w", 3);
+  o.experts = o.b.dim(0);
+  o.segments = arg_segments(info, 4, op, o.experts, o.m);
   int64_t total = 0;
   for (int64_t rows : o.segments.rows) {
     o.x_scale_bases.push_back(total);
@@ -637,12 +650,8 @@ Fp8GroupedOperands arg_fp8_grouped_operands(const Napi::CallbackInfo& info, cons
     throw_unsupported(std::string(op) + ": cuBLASLt's FP8 matmul needs N and K to be multiples of 16 (16-byte aligned rows), got N=" +
                       std::to_string(o.n) + ", K=" + std::to_string(o.k));
   }
-  expect_int32_sizes(op, o.p_rows, o.n, o.k);
+  expect_int32_sizes(op, o.m, o.n, o.k);
   return o;
-}
-
-Napi::Array grouped_handles_to_js(Napi::Env env, const Fp8GroupedOperands& o, const TensorRef& x_scales, const TensorRef& w_scales) {
-  return handles_to_js(env, o.x, x_scales, o.w, w_scales);
 }
 
 // baselineFp8GroupedPrepare(xValues, xScales, wValues, wScales, offsets, counts | null)
@@ -654,19 +663,19 @@ Napi::Array grouped_handles_to_js(Napi::Env env, const Fp8GroupedOperands& o, co
 Napi::Value baseline_fp8_grouped_prepare(const Napi::CallbackInfo& info) {
   const char* op = FP8_GROUPED_OP;
   const Fp8GroupedOperands o = arg_fp8_grouped_operands(info, op);
-  expect_shape(o.x_scales, {o.p_rows, o.k_blocks}, op, "x.scales",
+  expect_shape(o.a_scales, {o.m, o.k_blocks}, op, "x.scales",
                "[P, ceil(K/128)]: one scale per row and 128 columns of x.values, as quantize(x, {block: [1, 128]}) gives");
-  expect_shape(o.w_scales, {o.experts, o.n_blocks, o.k_blocks}, op, "w.scales",
+  expect_shape(o.b_scales, {o.experts, o.n_blocks, o.k_blocks}, op, "w.scales",
                "[E, ceil(N/128), ceil(K/128)]: one scale per 128x128 block of each expert's weights");
-  Device& device = o.x.device();
+  Device& device = o.a.device();
   TensorRef x_lt = allocate_tensor(device, DType::F32, {o.x_scales_lt_size}, op, "the re-laid x scales");
   TensorRef w_lt = allocate_tensor(device, DType::F32, {o.experts, o.n_blocks, o.k_blocks_padded}, op, "the re-laid w scales");
   std::vector<Fp8ScaleLayoutParams> layouts;
   for (size_t e = 0; e < o.segments.rows.size(); ++e) {
     Fp8ScaleLayoutParams p;
-    p.a_scales = o.x_scales.data_as<const float>() + o.segments.offsets[e] * o.k_blocks;
+    p.a_scales = o.a_scales.data_as<const float>() + o.segments.offsets[e] * o.k_blocks;
     p.a_scales_lt = x_lt.data_as<float>() + o.x_scale_bases[e];
-    p.b_scales = o.w_scales.data_as<const float>() + static_cast<int64_t>(e) * o.n_blocks * o.k_blocks;
+    p.b_scales = o.b_scales.data_as<const float>() + static_cast<int64_t>(e) * o.n_blocks * o.k_blocks;
     p.b_scales_lt = w_lt.data_as<float>() + static_cast<int64_t>(e) * o.n_blocks * o.k_blocks_padded;
     p.m = o.segments.rows[e];
     p.n_blocks = o.n_blocks;
@@ -674,23 +683,13 @@ Napi::Value baseline_fp8_grouped_prepare(const Napi::CallbackInfo& info) {
     p.k_blocks_padded = o.k_blocks_padded;
     layouts.push_back(p);
   }
-  device.enqueue("baseline scale layout", {{o.x_scales.storage, o.w_scales.storage}, {x_lt.storage, w_lt.storage}},
-                 [layouts = std::move(layouts), x_s = o.x_scales, w_s = o.w_scales, x_lt, w_lt](ExecContext& ctx) {
+  device.enqueue("baseline scale layout", {{o.a_scales.storage, o.b_scales.storage}, {x_lt.storage, w_lt.storage}},
+                 [layouts = std::move(layouts), x_s = o.a_scales, w_s = o.b_scales, x_lt, w_lt](ExecContext& ctx) {
                    // The gaps that keep each expert 16-byte aligned are zero, not left unwritten.
                    ctx.device.fill_bytes(ctx, x_lt.data(), 0, x_lt.nbytes());
-                   for (const Fp8ScaleLayoutParams& p : layouts) {
-                     if (ctx.device.kind() == DeviceKind::Cpu) {
-                       fp8_scale_layout_cpu(p);
-                     } else {
-#ifdef MOEKIT_WITH_CUDA
-                       fp8_scale_layout_v1(p, ctx.stream);
-#else
-                       throw_unsupported("baselines.fp8GroupedGemm: this build has no CUDA kernels");
-#endif
-                     }
-                   }
+                   for (const Fp8ScaleLayoutParams& p : layouts) run_scale_layout(ctx, p, FP8_GROUPED_OP);
                  });
-  return grouped_handles_to_js(info.Env(), o, x_lt, w_lt);
+  return handles_to_js(info.Env(), o.a, x_lt, o.b, w_lt);
 }
 
 // baselineFp8GroupedGemm(xValues, xScalesLt, wValues, wScalesLt, offsets, counts | null, mode)
@@ -700,49 +699,32 @@ Napi::Value baseline_fp8_grouped_prepare(const Napi::CallbackInfo& info) {
 Napi::Value baseline_fp8_grouped_gemm(const Napi::CallbackInfo& info) {
   const char* op = FP8_GROUPED_OP;
   const Fp8GroupedOperands o = arg_fp8_grouped_operands(info, op);
-  expect_shape(o.x_scales, {o.x_scales_lt_size}, op, "x.scales",
+  expect_shape(o.a_scales, {o.x_scales_lt_size}, op, "x.scales",
                "[sum over experts of round_up(rows * ceil(K/128), 4)]: prepared by baselines.prepareFp8GroupedGemm for these segments");
-  expect_shape(o.w_scales, {o.experts, o.n_blocks, o.k_blocks_padded}, op, "w.scales",
+  expect_shape(o.b_scales, {o.experts, o.n_blocks, o.k_blocks_padded}, op, "w.scales",
                "[E, ceil(N/128), ceil(K/128) rounded up to 4]: prepared by baselines.prepareFp8GroupedGemm");
   const GroupedMode mode = arg_grouped_mode(info, 6, op);
   if (mode == GroupedMode::Grouped) throw_unsupported(std::string(op) + ": mode 'grouped': " + FP8_GROUPED_BLOCKER);
-  Device& device = o.x.device();
+  Device& device = o.a.device();
   const CublasLtLibrary library = require_feature(op, Feature::Fp8Block, device);
-  TensorRef out = allocate_tensor(device, DType::BF16, {o.p_rows, o.n}, op, "the output [P, N]");
-  if (o.p_rows == 0 || o.n == 0) return TensorHandle::wrap(info.Env(), std::move(out));
-  for (const void* p : {o.x.data(), o.w.data(), out.data(), o.x_scales.data(), o.w_scales.data()}) {
-    if (reinterpret_cast<uintptr_t>(p) % FP8_POINTER_ALIGNMENT != 0) {
-      throw_unsupported(std::string(op) + ": cuBLASLt's FP8 matmul needs 16-byte aligned buffers");
-    }
-  }
+  TensorRef out = allocate_tensor(device, DType::BF16, {o.m, o.n}, op, "the output [P, N]");
+  if (o.m == 0 || o.n == 0) return TensorHandle::wrap(info.Env(), std::move(out));
+  expect_fp8_aligned(op, {o.a.data(), o.b.data(), out.data(), o.a_scales.data(), o.b_scales.data()});
   // Each expert's pointers stay 16-byte aligned: K and N are multiples of
   // 16, the scale bases multiples of 4 floats.
   std::vector<LtMatmulProblem> problems;
-  const auto* x_bytes = static_cast<const unsigned char*>(o.x.data());
-  const auto* w_bytes = static_cast<const unsigned char*>(o.w.data());
-  auto* out_bytes = static_cast<unsigned char*>(out.data());
-  const auto x_row = static_cast<size_t>(o.k), w_expert = static_cast<size_t>(o.n * o.k), out_row = static_cast<size_t>(o.n) * 2;
-  for (size_t e = 0; o.k > 0 && e < o.segments.rows.size(); ++e) {
-    if (o.segments.rows[e] == 0) continue;
-    const auto first = static_cast<size_t>(o.segments.offsets[e]);
-    LtMatmulProblem pr;
-    pr.a = x_bytes + first * x_row;
-    pr.b = w_bytes + e * w_expert;
-    pr.c = out_bytes + first * out_row;
-    pr.ab_type = cublaslt::R_8F_E4M3;
-    pr.c_type = cublaslt::R_16BF;
-    pr.m = o.segments.rows[e];
-    pr.n = o.n;
-    pr.k = o.k;
+  for (const ExpertSlice& slice : expert_slices(o.segments, o.a, o.b, out)) {
+    const size_t e = slice.expert;
+    LtMatmulProblem pr = expert_matmul(slice, cublaslt::R_8F_E4M3, o.n, o.k);
     pr.scaling = LtScaling::Block;
-    pr.a_scales = o.x_scales.data_as<const float>() + o.x_scale_bases[e];
-    pr.b_scales = o.w_scales.data_as<const float>() + static_cast<int64_t>(e) * o.n_blocks * o.k_blocks_padded;
+    pr.a_scales = o.a_scales.data_as<const float>() + o.x_scale_bases[e];
+    pr.b_scales = o.b_scales.data_as<const float>() + static_cast<int64_t>(e) * o.n_blocks * o.k_blocks_padded;
     problems.push_back(pr);
   }
   std::shared_ptr<CublasLtContext> context = cublaslt_context(device, library);
-  device.enqueue("baseline grouped gemm", {{o.x.storage, o.x_scales.storage, o.w.storage, o.w_scales.storage}, {out.storage}},
-                 [context, problems = std::move(problems), segments = o.segments, x = o.x, xs = o.x_scales, w = o.w,
-                  ws = o.w_scales, out, k = o.k](ExecContext& ctx) {
+  device.enqueue("baseline grouped gemm", {{o.a.storage, o.a_scales.storage, o.b.storage, o.b_scales.storage}, {out.storage}},
+                 [context, problems = std::move(problems), segments = o.segments, x = o.a, xs = o.a_scales, w = o.b,
+                  ws = o.b_scales, out, k = o.k](ExecContext& ctx) {
                    zero_padding(ctx, out, segments, k == 0);
                    for (const LtMatmulProblem& pr : problems) context->matmul(pr, ctx.stream);
                  });
