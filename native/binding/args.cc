@@ -144,6 +144,10 @@ void expect_shape(const TensorRef& t, const Shape& want, const char* op, const s
   if (t.shape != want) throw_range_error(op, name + ".shape", shape_string(want) + " (" + why + ")", shape_string(t.shape));
 }
 
+void expect_float_dtype(DType d, const char* op, const char* name) {
+  if (d != DType::F32 && d != DType::BF16 && d != DType::F16) throw_type_error(op, name, "'f32', 'bf16' or 'f16'", quoted(d));
+}
+
 std::string quoted(DType d) { return std::string("'") + dtype_name(d) + "'"; }
 
 Napi::Value shape_to_js(Napi::Env env, const Shape& shape) {

@@ -36,6 +36,10 @@ void expect_same_device(const TensorRef& a, const TensorRef& b, const char* op, 
 // `t`'s shape must be `want`; `why` says where that shape comes from.
 void expect_shape(const TensorRef& t, const Shape& want, const char* op, const std::string& name, const std::string& why);
 
+// `d` (the dtype of `name`) must be f32, bf16 or f16: the floating-point
+// dtypes that activations and outputs come in.
+void expect_float_dtype(DType d, const char* op, const char* name);
+
 // "'bf16'": a dtype as messages quote it.
 std::string quoted(DType d);
 

@@ -28,10 +28,6 @@ const std::vector<KernelVersion<CombineParams>>& combine_versions() {
 
 namespace {
 
-bool is_activation_dtype(DType d) { return d == DType::F32 || d == DType::BF16 || d == DType::F16; }
-
-std::string quoted_name(DType d) { return std::string("'") + dtype_name(d) + "'"; }
-
 bool given(const Napi::Value& v) { return !v.IsNull() && !v.IsUndefined(); }
 
 // combine(y [P,H], inverse [T,K], weights [T,K] f32 | null, shared [T,H] | null, outDtype, impl) -> out [T,H]
@@ -47,8 +43,8 @@ Napi::Value combine(const Napi::CallbackInfo& info) {
   if (has_shared) shared = arg_tensor(info, 3, op, "options.shared");
   const DType out_dtype = arg_dtype(info, 4, op, "options.outDtype");
   const std::string impl = arg_string(info, 5, op, "options.impl");
-  if (!is_activation_dtype(y.dtype)) throw_type_error(op, "y.dtype", "'f32', 'bf16' or 'f16'", quoted_name(y.dtype));
-  if (!is_activation_dtype(out_dtype)) throw_type_error(op, "options.outDtype", "'f32', 'bf16' or 'f16'", quoted_name(out_dtype));
+  expect_float_dtype(y.dtype, op, "y.dtype");
+  expect_float_dtype(out_dtype, op, "options.outDtype");
   expect_rank(y, 2, op, "y");
   expect_dtype(inverse, DType::I32, op, "inverse");
   expect_rank(inverse, 2, op, "inverse");
@@ -63,7 +59,7 @@ Napi::Value combine(const Napi::CallbackInfo& info) {
     expect_shape(weights, {T, K}, op, "options.weights", "one per pick of inverse " + shape_string(inverse.shape));
   }
   if (has_shared) {
-    if (!is_activation_dtype(shared.dtype)) throw_type_error(op, "options.shared.dtype", "'f32', 'bf16' or 'f16'", quoted_name(shared.dtype));
+    expect_float_dtype(shared.dtype, op, "options.shared.dtype");
     expect_same_device(y, shared, op, "y", "options.shared");
     expect_shape(shared, {T, H}, op, "options.shared", "[T, H]: T of inverse " + shape_string(inverse.shape) + ", H of y " + shape_string(y.shape));
   }
