@@ -13,6 +13,7 @@
 
 #include "../../native/common/dtype.h"
 #include "../../native/common/fp8_block.h"
+#include "../../native/common/math.h"
 #include "../../native/ops/fp8/scale_math.h"
 #include "reduce.cuh"
 #include "warp.h"
@@ -46,6 +47,27 @@ __device__ __forceinline__ void quantize_row128_block(const float (&v)[ROW128_EL
   for (int j = 0; j < ROW128_ELEMS_PER_LANE; ++j) {
     const int64_t col = col0 + j * WARP_SIZE + lane;
     if (col < cols) values_row[col] = encode_fp8(v[j] * inv, format);
+  }
+}
+
+// Quantizes a whole row of `cols` columns on a warp, block after block:
+// value(col) gives the f32 element at column col (asked only for
+// col < cols), so the kernels that compute a row (moe.gather, moe.swiglu)
+// quantize it without first storing it. Writes values_row[0, cols) and
+// scales_row[0, ceil(cols / 128)). All 32 lanes must call it together.
+template <typename Value>
+__device__ __forceinline__ void quantize_row128(const Value& value, int64_t cols, uint8_t* values_row, float* scales_row,
+                                                DType format, bool ue8m0, int lane) {
+  const int64_t kblocks = ceil_div(cols, FP8_SCALE_BLOCK);
+  for (int64_t kb = 0; kb < kblocks; ++kb) {
+    const int64_t col0 = kb * FP8_SCALE_BLOCK;
+    float v[ROW128_ELEMS_PER_LANE];
+#pragma unroll
+    for (int j = 0; j < ROW128_ELEMS_PER_LANE; ++j) {
+      const int64_t col = col0 + j * WARP_SIZE + lane;
+      v[j] = col < cols ? value(col) : 0.0f;
+    }
+    quantize_row128_block(v, col0, cols, values_row, scales_row + kb, format, ue8m0, lane);
   }
 }
 

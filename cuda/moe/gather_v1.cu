@@ -54,19 +54,11 @@ __global__ void __launch_bounds__(GATHER_WARPS_PER_BLOCK * WARP_SIZE) gather_v1_
 __global__ void __launch_bounds__(GATHER_WARPS_PER_BLOCK * WARP_SIZE) gather_quantize_v1_kernel(const GatherParams p) {
   const int lane = threadIdx.x % WARP_SIZE;
   const int64_t warps = static_cast<int64_t>(gridDim.x) * GATHER_WARPS_PER_BLOCK;
-  const int64_t kblocks = ceil_div(p.hidden, FP8_SCALE_BLOCK);
   for (int64_t r = static_cast<int64_t>(blockIdx.x) * GATHER_WARPS_PER_BLOCK + threadIdx.x / WARP_SIZE; r < p.rows; r += warps) {
     const int64_t t = gather_source(p, r);
-    for (int64_t kb = 0; kb < kblocks; ++kb) {
-      const int64_t col0 = kb * FP8_SCALE_BLOCK;
-      float v[ROW128_ELEMS_PER_LANE];
-#pragma unroll
-      for (int j = 0; j < ROW128_ELEMS_PER_LANE; ++j) {
-        const int64_t col = col0 + j * WARP_SIZE + lane;
-        v[j] = t >= 0 && col < p.hidden ? load_as_float(p.x, p.x_dtype, t * p.hidden + col) : 0.0f;
-      }
-      quantize_row128_block(v, col0, p.hidden, p.values + r * p.hidden, p.scales + r * kblocks + kb, p.format, p.ue8m0, lane);
-    }
+    // A padding row quantizes zeros, without reading x.
+    const auto value = [&](int64_t col) { return t >= 0 ? load_as_float(p.x, p.x_dtype, t * p.hidden + col) : 0.0f; };
+    quantize_row128(value, p.hidden, p.values + r * p.hidden, p.scales + r * ceil_div(p.hidden, FP8_SCALE_BLOCK), p.format, p.ue8m0, lane);
   }
 }
 

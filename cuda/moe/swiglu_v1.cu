@@ -46,18 +46,9 @@ __global__ void __launch_bounds__(SWIGLU_WARPS_PER_BLOCK * WARP_SIZE) swiglu_v1_
 __global__ void __launch_bounds__(SWIGLU_WARPS_PER_BLOCK * WARP_SIZE) swiglu_quantize_v1_kernel(const SwigluParams p) {
   const int lane = threadIdx.x % WARP_SIZE;
   const int64_t warps = static_cast<int64_t>(gridDim.x) * SWIGLU_WARPS_PER_BLOCK;
-  const int64_t kblocks = ceil_div(p.inter, FP8_SCALE_BLOCK);
   for (int64_t r = static_cast<int64_t>(blockIdx.x) * SWIGLU_WARPS_PER_BLOCK + threadIdx.x / WARP_SIZE; r < p.rows; r += warps) {
-    for (int64_t kb = 0; kb < kblocks; ++kb) {
-      const int64_t col0 = kb * FP8_SCALE_BLOCK;
-      float v[ROW128_ELEMS_PER_LANE];
-#pragma unroll
-      for (int j = 0; j < ROW128_ELEMS_PER_LANE; ++j) {
-        const int64_t col = col0 + j * WARP_SIZE + lane;
-        v[j] = col < p.inter ? swiglu_at(p, r, col) : 0.0f;
-      }
-      quantize_row128_block(v, col0, p.inter, p.values + r * p.inter, p.scales + r * kblocks + kb, p.format, p.ue8m0, lane);
-    }
+    const auto value = [&](int64_t col) { return swiglu_at(p, r, col); };
+    quantize_row128(value, p.inter, p.values + r * p.inter, p.scales + r * ceil_div(p.inter, FP8_SCALE_BLOCK), p.format, p.ue8m0, lane);
   }
 }
 
