@@ -12,6 +12,7 @@ import { binding } from '../../lib/binding.js';
 import { expectClose } from '../helpers/close.js';
 import { cudaDevice, cudaSkipReason, emulatedProfile } from '../helpers/devices.js';
 import { rng } from '../helpers/rng.js';
+import { type ErrorClass, expectThrow } from '../helpers/throws.js';
 import { productTolerance } from '../helpers/tolerance.js';
 import {
   BLOCK,
@@ -31,23 +32,6 @@ const initial = baselines.status();
 const onGpu = gpu ? baselines.status(gpu) : undefined;
 
 const SONAMES = ['libcublasLt.so.13', 'libcublasLt.so.12', 'libcublasLt.so'];
-
-type ErrorClass = new (...args: never[]) => Error;
-
-function expectThrow(fn: () => unknown, cls: ErrorClass, message: string | RegExp): Error {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${cls.name}: ${String(message)}`).toBeInstanceOf(cls);
-  const error = caught as Error;
-  if (typeof message === 'string') expect(error.message).toBe(message);
-  else expect(error.message).toMatch(message);
-  expect((error as { code?: unknown }).code).toMatch(/^ERR_MOEKIT_/);
-  return error;
-}
 
 function withCublasPath<T>(path: string | undefined, fn: () => T): T {
   const saved = process.env.MOEKIT_CUBLASLT_PATH;

@@ -11,29 +11,13 @@ import { binding } from '../../lib/binding.js';
 import { expectClose } from '../helpers/close.js';
 import { cudaDevice, cudaSkipReason, emulatedProfile } from '../helpers/devices.js';
 import { rng } from '../helpers/rng.js';
+import { type ErrorClass, expectThrow } from '../helpers/throws.js';
 import { BLOCK, expectAllFinite, fp8GemmReference, gemmReference, quantizeHost } from './support.js';
 
 const cpu = device('cpu');
 const gpu = cudaDevice();
 const initial = baselines.status();
 const onGpu = gpu ? baselines.status(gpu) : undefined;
-
-type ErrorClass = new (...args: never[]) => Error;
-
-function expectThrow(fn: () => unknown, cls: ErrorClass, message: string | RegExp): Error {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${cls.name}: ${String(message)}`).toBeInstanceOf(cls);
-  const error = caught as Error;
-  if (typeof message === 'string') expect(error.message).toBe(message);
-  else expect(error.message).toMatch(message);
-  expect((error as { code?: unknown }).code).toMatch(/^ERR_MOEKIT_/);
-  return error;
-}
 
 const skipNote = (reason: string) => (reason ? ` (skipped: ${reason})` : '');
 

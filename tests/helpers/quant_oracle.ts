@@ -17,6 +17,8 @@ const AMAX_FLOOR = Math.fround(1e-4);
 const FORMAT_MAX = { e4m3: 448, e5m2: 57344 } as const;
 
 export type Fp8 = 'e4m3' | 'e5m2';
+/** The (format, ue8m0) pairs the ops that quantize their output (moe.gather, moe.swiglu) are checked with: each format, and ue8m0 scales once. */
+export const QUANT_OPTIONS: readonly (readonly [Fp8, boolean])[] = [['e4m3', false], ['e5m2', false], ['e4m3', true]];
 export type OracleBlock = '1x128' | '128x128' | 'tensor';
 
 export interface OracleQuantized {

@@ -9,12 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding.js';
 import { type Device, type Tensor, device, kernelVersions, moe, quantize } from '../../lib/index.js';
 import { EMULATED_COST, cudaDevice, cudaSkipReason, tooLargeToEmulate } from '../helpers/devices.js';
-import { quantizeOracle } from '../helpers/quant_oracle.js';
+import { type Fp8, QUANT_OPTIONS, quantizeOracle } from '../helpers/quant_oracle.js';
 import { rng } from '../helpers/rng.js';
 import { runPerContract, smOf } from '../helpers/versions.js';
 
 type XDType = 'f32' | 'bf16' | 'f16';
-type Fp8 = 'e4m3' | 'e5m2';
 
 interface Case {
   tokens: number;
@@ -134,8 +133,6 @@ async function quantizedOn(dev: Device, c: Case, format: Fp8, ue8m0: boolean, im
   }
 }
 
-const QUANT = <[Fp8, boolean][]>[['e4m3', false], ['e5m2', false], ['e4m3', true]];
-
 describe('moe.gather on the CPU matches the oracle exactly', () => {
   const cpu = device('cpu');
   beforeAll(() => binding().setPoison('cpu', true));
@@ -147,7 +144,7 @@ describe('moe.gather on the CPU matches the oracle exactly', () => {
     const size = c.dtype === 'f32' ? 4 : 2;
     expectBytes(label(c), await plainOn(cpu, c), gatherBytes(await x.bytes(), ids, c.tokens, c.hidden, c.topK, size));
     const xs = (await x.toArray()) as Float32Array;
-    for (const [format, ue8m0] of QUANT) {
+    for (const [format, ue8m0] of QUANT_OPTIONS) {
       const want = quantizeOracle(gatherOracle(xs, ids, c.tokens, c.hidden, c.topK), [c.rows, c.hidden], '1x128', format, ue8m0);
       const [values, scales] = await quantizedOn(cpu, c, format, ue8m0);
       const what = `${label(c)} ${format}${ue8m0 ? ' ue8m0' : ''}`;
@@ -160,7 +157,7 @@ describe('moe.gather on the CPU matches the oracle exactly', () => {
     const c: Case = { tokens: 21, hidden: 385, topK: 8, rows: 200, dtype: 'bf16', ids: 'garbage' };
     const s = inputsOn(cpu, c);
     try {
-      for (const [format, ue8m0] of QUANT) {
+      for (const [format, ue8m0] of QUANT_OPTIONS) {
         const scaleFormat = ue8m0 ? 'ue8m0' : 'f32';
         using fused = moe.gather(s.x, s.ids, c.topK, { quantize: format, scaleFormat });
         using rows = moe.gather(s.x, s.ids, c.topK);
@@ -274,7 +271,7 @@ describe.skipIf(!gpu)(`moe.gather on CUDA matches the CPU twin bit for bit${gpu 
     await runPerContract('moe.gather', version, call(c, ''), async () => {
       expectBytes(what, await plainOn(gpu!, c, version), await plainOn(cpu, c));
     });
-    for (const [format, ue8m0] of QUANT) {
+    for (const [format, ue8m0] of QUANT_OPTIONS) {
       const [wantValues, wantScales] = await quantizedOn(cpu, c, format, ue8m0);
       await runPerContract('moe.gather', version, call(c, format), async () => {
         const [values, scales] = await quantizedOn(gpu!, c, format, ue8m0, version);

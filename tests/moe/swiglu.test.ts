@@ -22,12 +22,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binding } from '../../lib/binding.js';
 import { type Device, type Tensor, device, kernelVersions, moe, quantize } from '../../lib/index.js';
 import { EMULATED_COST, cudaDevice, cudaSkipReason, emulatedProfile, tooLargeToEmulate } from '../helpers/devices.js';
-import { quantizeOracle } from '../helpers/quant_oracle.js';
+import { type Fp8, QUANT_OPTIONS, quantizeOracle } from '../helpers/quant_oracle.js';
 import { rng } from '../helpers/rng.js';
 import { runPerContract, smOf } from '../helpers/versions.js';
 
 type FDType = 'f32' | 'bf16' | 'f16';
-type Fp8 = 'e4m3' | 'e5m2';
 
 interface Case {
   rows: number;
@@ -119,8 +118,6 @@ function swigluOracle(h: ArrayLike<number>, rows: number, inter: number): Float6
   return out;
 }
 
-const QUANT = <[Fp8, boolean][]>[['e4m3', false], ['e5m2', false], ['e4m3', true]];
-
 describe('moe.swiglu on the CPU matches the float64 oracle', () => {
   const cpu = device('cpu');
   beforeAll(() => binding().setPoison('cpu', true));
@@ -136,7 +133,7 @@ describe('moe.swiglu on the CPU matches the float64 oracle', () => {
     const f32 = await plainOn(cpu, { ...c, outDtype: 'f32' });
     using h = await hOn(cpu, c);
     using act = moe.swiglu(h, { outDtype: 'f32' });
-    for (const [format, ue8m0] of QUANT) {
+    for (const [format, ue8m0] of QUANT_OPTIONS) {
       const scaleFormat = ue8m0 ? 'ue8m0' : 'f32';
       const what = `${label(c)} ${format} ${scaleFormat}`;
       const [values, scales] = await quantizedOn(cpu, c, format, ue8m0);
@@ -215,7 +212,7 @@ describe.skipIf(!gpu)(`moe.swiglu on CUDA matches the CPU twin${gpu ? '' : ` (sk
       else expectNear(what, got, want, c.outDtype, 8, c.outDtype === 'f32' ? 0 : 1);
     });
     if (c.outDtype !== c.dtype) return;
-    for (const [format, ue8m0] of QUANT) {
+    for (const [format, ue8m0] of QUANT_OPTIONS) {
       const [wantValues, wantScales] = await quantizedOn(cpu, c, format, ue8m0);
       await runPerContract('moe.swiglu', version, call(format), async () => {
         const [values, scales] = await quantizedOn(gpu!, c, format, ue8m0, version);
