@@ -208,6 +208,21 @@ export interface NativeBinding {
   moeSwiglu(h: NativeTensor, outDtype: DType, quantize: Fp8Format | '', ue8m0: boolean, impl: string): NativeTensor[];
   /** moe.combine: out [T, H] of outDtype. */
   moeCombine(y: NativeTensor, inverse: NativeTensor, weights: NativeTensor | null, shared: NativeTensor | null, outDtype: DType, impl: string): NativeTensor;
+  /** mla.absorbQuery: q_nope' [T, H, 512] bf16. */
+  mlaAbsorbQuery(qNope: NativeTensor, wkvB: NativeTensor, impl: string): NativeTensor;
+  /** mla.projectOutput: [T, H, 128] bf16. */
+  mlaProjectOutput(o: NativeTensor, wkvB: NativeTensor, impl: string): NativeTensor;
+  /** mla.prefill: [out [T, H, 128] bf16, lse [H, T] f32]. */
+  mlaPrefill(
+    q: NativeTensor,
+    latent: NativeTensor,
+    kRope: NativeTensor,
+    wkvB: NativeTensor,
+    cuSeqLens: NativeTensor,
+    softmaxScale: number,
+    causal: boolean,
+    impl: string,
+  ): NativeTensor[];
   kernelVersions(): Record<string, NativeKernelVersion[]>;
   baselineStatus(device: string | null): NativeBaselineStatus;
   baselineGemm(a: NativeTensor, b: NativeTensor, outDtype: DType): NativeTensor;

@@ -53,4 +53,5 @@ export type { Impl } from './validate.js';
 export { gemm, GEMM_OUT_DTYPES, type GemmOptions, type GemmOutDType } from './gemm/gemm.js';
 export { fp8Gemm, FP8_GEMM_OUT_DTYPES, type Fp8GemmOptions, type Fp8GemmOutDType } from './gemm/fp8_gemm.js';
 export * as moe from './moe/index.js';
+export * as mla from './mla/index.js';
 export * as baselines from './baselines.js';

@@ -29,7 +29,10 @@ export type VersionedOp =
   | 'moe.gather'
   | 'moe.swiglu'
   | 'moe.combine'
-  | 'moe.groupedGemm';
+  | 'moe.groupedGemm'
+  | 'mla.prefill'
+  | 'mla.absorbQuery'
+  | 'mla.projectOutput';
 
 type Fp8 = 'e4m3' | 'e5m2';
 
@@ -47,6 +50,9 @@ export interface CallOf {
   'moe.gather': { tokens: number; hidden: number; rows: number; topK: number; quantize: Fp8 | ''; sm: number };
   'moe.swiglu': { rows: number; inter: number; quantize: Fp8 | ''; sm: number };
   'moe.combine': { tokens: number; topK: number; rows: number; hidden: number; sm: number };
+  'mla.prefill': { tokens: number; heads: number; seqs: number; sm: number };
+  'mla.absorbQuery': { tokens: number; heads: number; sm: number };
+  'mla.projectOutput': { tokens: number; heads: number; sm: number };
 }
 
 interface Contract<C> {
@@ -148,6 +154,21 @@ const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } =
   'moe.combine': {
     // cuda/moe/combine_v1.cu: a warp per token, grid-stride; every shape and dtype the binding admits
     v1: { limits: () => undefined },
+  },
+  'mla.prefill': {
+    // cuda/mla/prefill_v1.cu: mma.sync, heads on grid y, query tiles (T / 64 + B) on grid x
+    v1: {
+      accumulator: () => 'tensor-core',
+      limits: (c) => (c.heads > 65535 ? /heads must be at most 65535/ : Math.floor(c.tokens / 64) + c.seqs > 2 ** 31 - 1 ? /T \/ 64 \+ B must be below 2\^31/ : undefined),
+    },
+  },
+  'mla.absorbQuery': {
+    // cuda/mla/absorb_v1.cu: mma.sync, heads on grid z
+    v1: { accumulator: () => 'tensor-core', limits: (c) => (c.heads > 65535 ? /heads must be at most 65535/ : undefined) },
+  },
+  'mla.projectOutput': {
+    // cuda/mla/absorb_v1.cu (the same kernel)
+    v1: { accumulator: () => 'tensor-core', limits: (c) => (c.heads > 65535 ? /heads must be at most 65535/ : undefined) },
   },
 };
 
