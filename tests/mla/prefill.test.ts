@@ -105,6 +105,12 @@ CPU_CASES.push({ lens: [], heads: 2, causal: false });
 // 2^-9 = 3e-3 (one sigma, unit q and k), and the lse by at most the largest
 // such move: compared in absolute terms, 1.5e-2 (5 sigma).
 const OUT_TOL = 1e-2;
+// CUDA against the twin: both round k_nope to bf16, but from differently
+// ordered sums (f32 on the tensor cores, double on the CPU), so now and then
+// an element rounds to its neighbour (2^-8 apart) and moves a score by ~1e-3;
+// measured 2e-5 relative over 640 lse values. FlashMLA's lse tolerance,
+// 8/65536 relative.
+const LSE_VS_TWIN_TOL = 8 / 65536;
 const LSE_VS_ORACLE_ABS = 1.5e-2;
 
 /** lse against the oracle: NaN and infinities at the same places, else within `abs`. */
@@ -277,7 +283,7 @@ describe.skipIf(!gpu)(`mla.prefill on CUDA matches the CPU twin${gpu ? '' : ` (s
         const got = await runOn(gpu!, c, version);
         const T = tokensOf(c);
         expectClose(`${version} out ${label(c)}`, got.out, want.out, OUT_TOL, { shape: [T, c.heads, MLA.v] });
-        expectClose(`${version} lse ${label(c)}`, got.lse, want.lse, 1e-5, { shape: [c.heads, T] });
+        expectClose(`${version} lse ${label(c)}`, got.lse, want.lse, LSE_VS_TWIN_TOL, { shape: [c.heads, T] });
       });
     },
   );

@@ -20,6 +20,7 @@ import {
   device,
   fp8Gemm,
   gemm,
+  mla,
   moe,
   quantize,
 } from '../../lib/index.js';
@@ -159,6 +160,25 @@ const CASES: OpCase[] = [
       moe.combine(input(0, [12, 64], 'bf16'), input(1, [5, 2], 'i32'), { weights: input(2, [5, 2], 'f32') as Tensor<'f32'>, shared: input(3, [5, 64], 'f16') }),
     ],
   },
+  {
+    name: 'mla.prefill',
+    native: ['mlaPrefill'],
+    inputs: ['q', 'latent', 'kRope', 'wkvB', 'cuSeqLens'],
+    op: 'mla.prefill',
+    run: (input) => {
+      const r = mla.prefill({
+        q: input(0, [3, 1, 192], 'bf16'),
+        latent: input(1, [3, 512], 'bf16'),
+        kRope: input(2, [3, 64], 'bf16'),
+        wkvB: input(3, [256, 512], 'bf16'),
+        cuSeqLens: input(4, [2], 'i32'),
+        softmaxScale: 0.1,
+      });
+      return [r.out, r.lse];
+    },
+  },
+  { name: 'mla.absorbQuery', native: ['mlaAbsorbQuery'], inputs: ['qNope', 'wkvB'], op: 'mla.absorbQuery', run: (input) => [mla.absorbQuery(input(0, [2, 1, 128], 'bf16'), input(1, [256, 512], 'bf16'))] },
+  { name: 'mla.projectOutput', native: ['mlaProjectOutput'], inputs: ['o', 'wkvB'], op: 'mla.projectOutput', run: (input) => [mla.projectOutput(input(0, [2, 1, 512], 'bf16'), input(1, [256, 512], 'bf16'))] },
 ];
 
 // cuBLASLt, on CUDA devices only (M, N, K multiples of 16).
