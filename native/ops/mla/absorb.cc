@@ -20,7 +20,7 @@ const std::vector<KernelVersion<AbsorbParams>>& absorb_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<AbsorbParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "per-head mma.sync GEMM on a 64x64 tile, W_UK transposed into shared memory", 80, 0, "", "", "",
+      {"v1", "per-head mma.sync GEMM on a 64x64 tile, W_UK transposed into shared memory", 80, 0, "", "", "sm80,sm89,sm90a",
        absorb_v1_unsupported, absorb_v1},
 #endif
   };

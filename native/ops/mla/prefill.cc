@@ -20,7 +20,7 @@ const std::vector<KernelVersion<PrefillParams>>& prefill_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<PrefillParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "flash attention with mma.sync, K/V tiles decompressed from the latent in shared memory", 80, 0, "", "", "",
+      {"v1", "flash attention with mma.sync, K/V tiles decompressed from the latent in shared memory", 80, 0, "", "", "sm80,sm89,sm90a",
        prefill_v1_unsupported, prefill_v1},
 #endif
   };
