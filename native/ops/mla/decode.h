@@ -1,0 +1,67 @@
+// mla.decode: attention of a few new query tokens over the paged latent KV
+// cache, in DeepSeek's absorbed form (DESIGN §4): multi-query attention with
+// one shared KV head of 576 (K) / 512 (V) over H query heads.
+//
+// For sequence b of length L = seq_lens[b], query token i < Sq and head h:
+//   q      = q[b, i, h, :] (bf16 [576]: absorbed q_nope 512 | q_rope 64)
+//   key t  = cache row of position t (bf16, or e4m3 latent · scale | bf16 rope)
+//   s_t    = softmax_scale · q · key_t         for visible t
+//   visible: t < L, and with causal t <= L - Sq + i (aligned bottom-right)
+//   out    = Σ_t softmax(s)_t · key_t[0:512]  → out[b, i, h, :] bf16
+//   lse    = ln Σ_t exp(s_t)                   → lse[b, h, i] f32
+// A row that sees no key (L = 0, or causal with L - Sq + i < 0) gives
+// out = 0 and lse = +inf. Slots at or past L are never read, so NaN there
+// cannot leak.
+//
+// Bad device data (the table and lengths live on the device):
+//   CPU twin: a length outside [0, max_pages · page_size], or a page id
+//             outside [0, blocks) among the pages a length covers, fails
+//             the queued work with a message naming seqLens or blockTable;
+//   CUDA v1:  lengths are clamped into [0, max_pages · page_size] and a key
+//             on a page id outside [0, blocks) is masked: the kernels never
+//             read outside the cache.
+//
+//   v1: SIMT flash-decoding: split-KV over a (row group, split, sequence)
+//       grid, online softmax in f32 (expf), then a combine kernel merging
+//       the splits' partial out/lse. Any sm >= 80.
+//
+//   kernels:  cuda/mla/decode_v1.cu (tiles: cuda/mla/decode_config_v1.h,
+//             schedule and page addressing: cuda/mla/paged_kv.h)
+//   CPU twin: native/cpu/mla/decode.cc
+//   tests:    tests/mla/decode.test.ts
+//   bench:    bench/mla/decode.bench.ts
+#pragma once
+
+#include <cstdint>
+
+#include "../../common/dtype.h"
+#include "../../common/stream.h"
+#include "cache_layout.h"
+
+namespace moekit {
+
+struct MlaDecodeParams {
+  const uint16_t* q;           // [batch, q_len, heads, 576] bf16
+  const void* cache;           // bf16 [blocks, page_size, 576] or u8 [blocks, page_size, 656] (cache_layout.h)
+  const int32_t* block_table;  // [batch, max_pages] i32
+  const int32_t* seq_lens;     // [batch] i32
+  uint16_t* out;               // [batch, q_len, heads, 512] bf16
+  float* lse;                  // [batch, heads, q_len] f32
+  float* out_accum;            // CUDA: [batch, splits, q_len * heads, 512] f32 partial outputs (nullptr on the CPU)
+  float* lse_accum;            // CUDA: [batch, splits, q_len * heads] f32 partial LSEs (nullptr on the CPU)
+  DType cache_dtype;           // BF16 or E4M3
+  int64_t batch;
+  int q_len;                   // Sq
+  int heads;                   // H
+  int64_t blocks;
+  int page_size;
+  int max_pages;
+  int splits;                  // CUDA: KV splits per sequence (mla_decode_splits); 1 on the CPU
+  float softmax_scale;
+  bool causal;
+};
+
+void mla_decode_cpu(const MlaDecodeParams& p);
+void mla_decode_v1(const MlaDecodeParams& p, cudaStream_t stream);
+
+}  // namespace moekit
