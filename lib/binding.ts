@@ -223,6 +223,15 @@ export interface NativeBinding {
     causal: boolean,
     impl: string,
   ): NativeTensor[];
+  /** mla.append: writes rows into the cache storage (bf16 [blocks, pageSize, 576] or u8 [blocks, pageSize, 656]) in place. */
+  mlaAppend(
+    cache: NativeTensor, latent: NativeTensor, kRope: NativeTensor, blockTable: NativeTensor, positions: NativeTensor, lengths: NativeTensor,
+    impl: string,
+  ): void;
+  /** mla.decode: [out bf16 [B, Sq, H, 512], lse f32 [B, H, Sq]]. */
+  mlaDecode(
+    q: NativeTensor, cache: NativeTensor, blockTable: NativeTensor, seqLens: NativeTensor, softmaxScale: number, causal: boolean, impl: string,
+  ): [NativeTensor, NativeTensor];
   kernelVersions(): Record<string, NativeKernelVersion[]>;
   baselineStatus(device: string | null): NativeBaselineStatus;
   baselineGemm(a: NativeTensor, b: NativeTensor, outDtype: DType): NativeTensor;
