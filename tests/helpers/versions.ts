@@ -32,7 +32,9 @@ export type VersionedOp =
   | 'moe.groupedGemm'
   | 'mla.prefill'
   | 'mla.absorbQuery'
-  | 'mla.projectOutput';
+  | 'mla.projectOutput'
+  | 'mla.append'
+  | 'mla.decode';
 
 type Fp8 = 'e4m3' | 'e5m2';
 
@@ -53,6 +55,8 @@ export interface CallOf {
   'mla.prefill': { tokens: number; heads: number; seqs: number; sm: number };
   'mla.absorbQuery': { tokens: number; heads: number; sm: number };
   'mla.projectOutput': { tokens: number; heads: number; sm: number };
+  'mla.append': { batch: number; tokens: number; pageSize: number; dtype: 'bf16' | 'e4m3'; sm: number };
+  'mla.decode': { batch: number; sq: number; heads: number; pageSize: number; dtype: 'bf16' | 'e4m3'; sm: number };
 }
 
 interface Contract<C> {
@@ -169,6 +173,15 @@ const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } =
   'mla.projectOutput': {
     // cuda/mla/absorb_v1.cu (the same kernel)
     v1: { accumulator: () => 'tensor-core', limits: (c) => (c.heads > 65535 ? /heads must be at most 65535/ : undefined) },
+  },
+  'mla.append': {
+    // cuda/mla/append_v1.cu: a warp per token row, grid-stride; every page size and both cache formats
+    v1: { limits: () => undefined },
+  },
+  'mla.decode': {
+    // cuda/mla/decode_v1.cu: SIMT split-KV, f32 dot products and online softmax; every shape the binding
+    // admits (Sq <= 128, H <= 1024, B <= 65535), every page size, bf16 and e4m3 caches
+    v1: { accumulator: () => 'f32', limits: () => undefined },
   },
 };
 
