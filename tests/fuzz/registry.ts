@@ -38,13 +38,14 @@ import { Rng } from '../helpers/rng.js';
 import { baselines } from './families/baselines.js';
 import { fp8 } from './families/fp8.js';
 import { gemm } from './families/gemm.js';
+import { mla } from './families/mla.js';
 import { mlaPrefill } from './families/mla_prefill.js';
 import { moe } from './families/moe.js';
 import { runtime } from './families/runtime.js';
 import { type Call, type Case, type Family, Gen, type GenOptions } from './gen.js';
 
 /** Every family the fuzz test draws from. */
-export const FAMILIES: readonly Family[] = [runtime, fp8, gemm, moe, mlaPrefill, baselines];
+export const FAMILIES: readonly Family[] = [runtime, fp8, gemm, moe, mla, mlaPrefill, baselines];
 
 /** The seed of the edge batch: fixed, so known findings show up on every run. */
 export const EDGE_SEED = 0x5eed;

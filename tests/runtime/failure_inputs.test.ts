@@ -152,6 +152,34 @@ const CASES: OpCase[] = [
     },
   },
   {
+    name: 'KvCache.append',
+    native: ['mlaAppend'],
+    inputs: ['latent', 'kRope', 'blockTable'],
+    op: 'mla.append',
+    run: (input, dev) => {
+      using cache = mla.createCache(dev, { blocks: 4, pageSize: 16, dtype: 'e4m3' });
+      cache.append({ latent: input(0, [2, 3, 512], 'bf16'), kRope: input(1, [2, 3, 64], 'bf16'), blockTable: input(2, [2, 2], 'i32'), positions: [0, 5] });
+      // The cache is written in place: a copy of it carries the failure.
+      return [cache.toTensor()];
+    },
+  },
+  {
+    name: 'mla.decode',
+    native: ['mlaDecode'],
+    inputs: ['q', 'kvCache', 'blockTable', 'seqLens'],
+    op: 'mla.decode',
+    run: (input) => {
+      const r = mla.decode({
+        q: input(0, [2, 1, 3, 576], 'bf16'),
+        kvCache: input(1, [4, 16, 576], 'bf16'),
+        blockTable: input(2, [2, 2], 'i32'),
+        seqLens: input(3, [2], 'i32'),
+        softmaxScale: 0.1,
+      });
+      return [r.out, r.lse];
+    },
+  },
+  {
     name: 'moe.combine',
     native: ['moeCombine'],
     inputs: ['y', 'inverse', 'options.weights', 'options.shared'],
