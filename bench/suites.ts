@@ -15,3 +15,4 @@ export { swigluSuite } from './moe/swiglu.bench.js';
 export { combineSuite } from './moe/combine.bench.js';
 export { moeSuite } from './moe/moe.bench.js';
 export { mlaPrefillSuite } from './mla/prefill.bench.js';
+export { mlaDecodeSuite } from './mla/decode.bench.js';

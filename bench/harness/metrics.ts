@@ -202,3 +202,15 @@ export function moeLayerBytes(
   const scales = blockScaled ? (4 * weights) / (128 * 128) : 0;
   return weightBytes * weights + scales + 2 * 2 * tokens * hidden;
 }
+
+/**
+ * MLA decode bytes for a cache of `cacheRowBytes` per token (1152 for bf16;
+ * 656 for the e4m3 layout: 512 codes, 4 f32 scales, 64 bf16, as FlashMLA
+ * counts its FP8 tokens): the cache rows read once, plus bf16 queries in
+ * and outputs out.
+ */
+export function mlaDecodeCacheBytes(seqLens: readonly number[], heads: number, queriesPerSeq: number, cacheRowBytes: number): number {
+  let keys = 0;
+  for (const s of seqLens) keys += s;
+  return keys * cacheRowBytes + 2 * seqLens.length * queriesPerSeq * heads * (576 + 512);
+}
