@@ -21,7 +21,7 @@ const std::vector<KernelVersion<MlaAppendParams>>& mla_append_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<MlaAppendParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "a warp per token row: copy, or 1x128 e4m3 quantization of the latent", 80, 0, "", "", "",
+      {"v1", "a warp per token row: copy, or 1x128 e4m3 quantization of the latent", 80, 0, "", "", "sm80,sm89,sm90a",
        always_supported<MlaAppendParams>, mla_append_v1},
 #endif
   };

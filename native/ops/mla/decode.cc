@@ -24,7 +24,7 @@ const std::vector<KernelVersion<MlaDecodeParams>>& mla_decode_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
   static const auto& versions = *new std::vector<KernelVersion<MlaDecodeParams>>{
 #ifdef MOEKIT_WITH_CUDA
-      {"v1", "SIMT flash-decoding: split-KV over the SMs, f32 online softmax, a combine kernel", 80, 0, "", "", "",
+      {"v1", "SIMT flash-decoding: split-KV over the SMs, f32 online softmax, a combine kernel", 80, 0, "", "", "sm80,sm89,sm90a",
        always_supported<MlaDecodeParams>, mla_decode_v1},
 #endif
   };
