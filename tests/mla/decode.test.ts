@@ -160,6 +160,8 @@ const CPU_CASES: Case[] = [];
     { batch: 3, sq: 2, sk: 33, heads: 16, causal: true, pageSize: 16, source: 'e4m3', lens: 'zeros' },
     { batch: 4, sq: 1, sk: 0, heads: 16, causal: false, pageSize: 64, source: 'tensor', lens: 'full' },
     { batch: 2, sq: 4, sk: 3, heads: 8, causal: true, pageSize: 32, source: 'tensor', lens: 'varlen' }, // Sk < Sq: early rows see nothing
+    { batch: 3, sq: 2, sk: 20, heads: 4, causal: true, pageSize: 3, source: 'e4m3', lens: 'varlen' }, // any page size on the CPU
+    { batch: 2, sq: 1, sk: 45, heads: 2, causal: false, pageSize: 1, source: 'tensor', lens: 'varlen' },
   );
 }
 
