@@ -20,6 +20,13 @@
  * and `.so` beside the loaded cuBLASLt, then on the loader's search path,
  * `$CUDA_HOME/lib64` and `/usr/local/cuda/lib64`.
  *
+ * The unfused MLA baselines ({@link mlaDecode}, {@link mlaPrefill}) are
+ * what a user builds from cuBLAS: strided batched GEMMs
+ * (`cublasGemmStridedBatchedEx`, from `libcublas`) for the scores and the
+ * output, moekit's own masked softmax between them, and for prefill one
+ * cuBLASLt GEMM that decompresses K and V. They materialize what moekit's
+ * fused kernels never write, and say how much ({@link MlaBaselineResult.workspaceBytes}).
+ *
  * Work is queued on the device like any op; a failure inside cuBLASLt (no
  * algorithm for a shape, say) rejects the next read of the device. The first
  * baseline run on a device allocates cuBLASLt's 32 MiB workspace there, kept
@@ -30,7 +37,7 @@ import { type NativeTensor, binding, callNative } from './binding.js';
 import { type Device, type DeviceSpec, resolveDevice } from './device.js';
 import { DisposedError } from './errors.js';
 import { Tensor, checkTensor } from './tensor.js';
-import { checkOneOf, checkOptions, typeError } from './validate.js';
+import { checkBoolean, checkInteger, checkNumber, checkOneOf, checkOptions, rangeError, typeError } from './validate.js';
 
 /** Output dtypes of the baselines. */
 export const OUT_DTYPES = ['bf16', 'f16', 'f32'] as const;
@@ -70,6 +77,8 @@ export interface CublasStatus {
   readonly reason: string;
   /** The library has `cublasGemmGroupedBatchedEx` (cuBLAS 12.5+). */
   readonly groupedGemmEx: boolean;
+  /** The library has `cublasGemmStridedBatchedEx` (every cuBLAS 12); the MLA baselines need it. */
+  readonly stridedBatchedEx: boolean;
 }
 
 /** What {@link status} reports. */
@@ -98,6 +107,8 @@ export interface BaselineStatus {
   readonly groupedGemm: BaselineFeature;
   /** {@link fp8GroupedGemm} with mode 'grouped': never available (cuBLAS has no grouped block-scaled FP8 GEMM); the reason says so. */
   readonly fp8GroupedGemm: BaselineFeature;
+  /** {@link mlaDecode} and {@link mlaPrefill}: cuBLASLt, libcublas with `cublasGemmStridedBatchedEx`, and a CUDA device. */
+  readonly mla: BaselineFeature;
 }
 
 /**
@@ -585,4 +596,258 @@ export function fp8GroupedGemm(x: QuantizedOperand, w: QuantizedOperand, segment
   const mode = opts.mode === undefined ? 'loop' : checkOneOf(op, 'options.mode', opts.mode, GROUPED_GEMM_MODES);
   using prepared = prepareGrouped(op, x, w, segments);
   return prepared.run({ mode });
+}
+
+// ---- MLA attention, unfused --------------------------------------------------------
+
+/** Arguments of {@link mlaDecode}. */
+export interface MlaDecodeArgs {
+  /** bf16 `[B, Sq, H, 576]`: absorbed queries, per head `[q_nope·W_UK (512) | q_rope (64)]`. */
+  q: Tensor;
+  /** bf16 `[blocks, pageSize, 576]`: the paged latent cache, rows `[latent (512) | kRope (64)]`; V is a row's first 512 columns. */
+  cache: Tensor;
+  /** i32 `[B, maxPages]`: the cache blocks of each sequence, in order. Entries outside `[0, blocks)` give NaN keys, never a read out of bounds. */
+  blockTable: Tensor;
+  /** The keys of each sequence, on the host (B integers, each at most `maxPages · pageSize`), as a user reads them back to size the GEMMs. */
+  seqLens: ArrayLike<number>;
+  /** The softmax scale, always given. */
+  softmaxScale: number;
+  /** Causal, bottom-right aligned: query s of Sq sees keys `j ≤ s + seqLen - Sq` (default `false`; Sq = 1 makes it moot). */
+  causal?: boolean;
+}
+
+/** Arguments of {@link mlaPrefill}. */
+export interface MlaPrefillArgs {
+  /** bf16 `[T, H, 192]`: per head `[q_nope (128) | q_rope (64)]`. */
+  q: Tensor;
+  /** bf16 `[T, 512]`: each token's latent. */
+  latent: Tensor;
+  /** bf16 `[T, 64]`: each token's RoPE key, shared by the heads. */
+  kRope: Tensor;
+  /** bf16 `[H·256, 512]`: `wkv_b`, per head 128 rows of W_UK, then 128 of W_UV. */
+  wkvB: Tensor;
+  /** The packed sequences' lengths, on the host, summing to T (`mla.prefill`'s `cuSeqLens` as differences). */
+  seqLens: ArrayLike<number>;
+  /** The softmax scale, always given. */
+  softmaxScale: number;
+  /** Causal within each sequence, top-left aligned: query i sees keys 0..i (default `true`, as `mla.prefill`). */
+  causal?: boolean;
+}
+
+/** What {@link mlaDecode} and {@link mlaPrefill} return. */
+export interface MlaBaselineResult {
+  /** bf16: decode `[B, Sq, H, 512]`, prefill `[T, H, 128]`. */
+  readonly out: Tensor<'bf16'>;
+  /** f32 natural-log LSE: decode `[B, H, Sq]`, prefill `[H, T]`; `+inf` for a query with no key (its output is 0). */
+  readonly lse: Tensor<'f32'>;
+  /** Device bytes of the intermediates the call allocated beyond its outputs, freed when its work is done (see {@link mlaDecodeWorkspaceBytes}, {@link mlaPrefillWorkspaceBytes}). */
+  readonly workspaceBytes: number;
+  [Symbol.dispose](): void;
+}
+
+/** `value` as a plain array of numbers (the addon checks the values). */
+function lengthsArg(op: string, arg: string, value: unknown): number[] {
+  const ok =
+    Array.isArray(value) ||
+    (ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array));
+  if (!ok) throw typeError(op, arg, 'an array of integers', value);
+  return Array.from(value as ArrayLike<number>);
+}
+
+function scaleArg(op: string, value: unknown): number {
+  const scale = checkNumber(op, 'softmaxScale', value);
+  if (!Number.isFinite(scale)) throw rangeError(op, 'softmaxScale', 'a finite number', String(scale));
+  return scale;
+}
+
+function argsObject(op: string, args: unknown): void {
+  if (args === undefined || args === null || typeof args !== 'object') throw typeError(op, 'args', 'an object', args);
+}
+
+function mlaResult(r: [NativeTensor, NativeTensor, number]): MlaBaselineResult {
+  const out = Tensor.fromNative<'bf16'>(r[0]);
+  const lse = Tensor.fromNative<'f32'>(r[1]);
+  return {
+    out,
+    lse,
+    workspaceBytes: r[2],
+    [Symbol.dispose]() {
+      out.dispose();
+      lse.dispose();
+    },
+  };
+}
+
+/**
+ * The unfused decode baseline over a paged cache (the absorbed MLA form,
+ * FlashMLA's arguments): gathers each sequence's pages into one
+ * `[B, maxSk, 576]` buffer (rows past a sequence's length zero; maxSk =
+ * max(seqLens)), scores `[B, Sq·H, maxSk]` f32 = q·Kᵀ with one
+ * `cublasGemmStridedBatchedEx` over the batch (bf16 in, f32 accumulation;
+ * heads and queries are the rows: MQA), moekit's masked softmax (lengths,
+ * causal, scale; bf16 probabilities, natural-log LSE), then out = P·V with a
+ * second strided batched GEMM. Shorter sequences are padded to maxSk and
+ * masked. Queued on the device with no host synchronization.
+ * @throws TypeError / RangeError for bad dtypes, shapes, devices, seqLens or options.
+ * @throws {@link UnsupportedError} when cuBLASLt, libcublas or a CUDA device
+ *   is missing ({@link BaselineStatus.mla}), or a size exceeds cuBLAS's int.
+ * @example
+ * ```ts
+ * using r = baselines.mlaDecode({ q, cache, blockTable, seqLens: [700, 1024], softmaxScale: 0.1352 });
+ * ```
+ */
+export function mlaDecode(args: MlaDecodeArgs): MlaBaselineResult {
+  const op = 'baselines.mlaDecode';
+  argsObject(op, args);
+  const a = checkOptions(op, args, ['q', 'cache', 'blockTable', 'seqLens', 'softmaxScale', 'causal'], 'args');
+  const q = tensorArg(op, 'q', a.q);
+  const cache = tensorArg(op, 'cache', a.cache);
+  const table = tensorArg(op, 'blockTable', a.blockTable);
+  const seqLens = lengthsArg(op, 'seqLens', a.seqLens);
+  const scale = scaleArg(op, a.softmaxScale);
+  const causal = a.causal === undefined ? false : checkBoolean(op, 'causal', a.causal);
+  const [hq, hc, ht] = [q.handle(op, 'q'), cache.handle(op, 'cache'), table.handle(op, 'blockTable')];
+  return mlaResult(callNative(() => binding().baselineMlaDecode(hq, hc, ht, seqLens, scale, causal)));
+}
+
+/**
+ * The unfused prefill baseline (the naive MLA form, `mla.prefill`'s
+ * arguments with host lengths): decompresses K_nope and V for every token
+ * with one cuBLASLt GEMM (`latent · wkvBᵀ` -> `[T, H·256]` bf16), assembles
+ * per-head keys `[T, H, 192]` = `[k_nope | kRope]`, then per sequence of S
+ * tokens: scores `[H, S, S]` f32 with a strided batched GEMM over the heads,
+ * moekit's masked softmax, and out = P·V with another (V read in place).
+ * It materializes K, V and the S×S scores of every head: its memory is what
+ * moekit's fused prefill is compared against ({@link mlaPrefillWorkspaceBytes}).
+ * @throws TypeError / RangeError for bad dtypes, shapes, devices, seqLens or options.
+ * @throws {@link UnsupportedError} as {@link mlaDecode}.
+ * @example
+ * ```ts
+ * using r = baselines.mlaPrefill({ q, latent, kRope, wkvB, seqLens: [512, 1536], softmaxScale: 0.1352 });
+ * ```
+ */
+export function mlaPrefill(args: MlaPrefillArgs): MlaBaselineResult {
+  const op = 'baselines.mlaPrefill';
+  argsObject(op, args);
+  const a = checkOptions(op, args, ['q', 'latent', 'kRope', 'wkvB', 'seqLens', 'softmaxScale', 'causal'], 'args');
+  const q = tensorArg(op, 'q', a.q);
+  const latent = tensorArg(op, 'latent', a.latent);
+  const kRope = tensorArg(op, 'kRope', a.kRope);
+  const wkvB = tensorArg(op, 'wkvB', a.wkvB);
+  const seqLens = lengthsArg(op, 'seqLens', a.seqLens);
+  const scale = scaleArg(op, a.softmaxScale);
+  const causal = a.causal === undefined ? true : checkBoolean(op, 'causal', a.causal);
+  const [hq, hl, hr, hw] = [q.handle(op, 'q'), latent.handle(op, 'latent'), kRope.handle(op, 'kRope'), wkvB.handle(op, 'wkvB')];
+  return mlaResult(callNative(() => binding().baselineMlaPrefill(hq, hl, hr, hw, seqLens, scale, causal)));
+}
+
+function lengthsOf(op: string, value: unknown): number[] {
+  const lens = lengthsArg(op, 'seqLens', value);
+  lens.forEach((n, i) => checkInteger(op, `seqLens[${i}]`, n, 0, Number.MAX_SAFE_INTEGER));
+  return lens;
+}
+
+/**
+ * Device bytes {@link mlaDecode} allocates beyond its outputs: the gathered
+ * cache `B·maxSk·576` bf16, the scores `B·Sq·H·maxSk` f32 and the
+ * probabilities as many bf16 (maxSk = max(seqLens); 0 when B, Sq or H is 0).
+ * cuBLAS's own 32 MiB workspace per device is not counted (it is kept for
+ * the process, like cuBLASLt's).
+ */
+export function mlaDecodeWorkspaceBytes(shape: { batch: number; seqQ: number; heads: number; seqLens: ArrayLike<number> }): number {
+  const op = 'baselines.mlaDecodeWorkspaceBytes';
+  argsObject(op, shape);
+  const s = checkOptions(op, shape, ['batch', 'seqQ', 'heads', 'seqLens'], 'shape');
+  const batch = checkInteger(op, 'batch', s.batch, 0, Number.MAX_SAFE_INTEGER);
+  const rows = checkInteger(op, 'seqQ', s.seqQ, 0, Number.MAX_SAFE_INTEGER) * checkInteger(op, 'heads', s.heads, 0, Number.MAX_SAFE_INTEGER);
+  const maxSk = Math.max(0, ...lengthsOf(op, s.seqLens));
+  if (batch === 0 || rows === 0) return 0;
+  return batch * maxSk * 576 * 2 + batch * rows * maxSk * (4 + 2);
+}
+
+/**
+ * Device bytes {@link mlaPrefill} allocates beyond its outputs: the
+ * decompressed K and V `T·H·256` bf16, the assembled keys `T·H·192` bf16,
+ * and one sequence's scores `H·S·S` f32 and probabilities as many bf16 at
+ * the longest S (reused by every sequence); T = sum(seqLens). cuBLAS's and
+ * cuBLASLt's own 32 MiB workspaces per device are not counted.
+ */
+export function mlaPrefillWorkspaceBytes(shape: { heads: number; seqLens: ArrayLike<number> }): number {
+  const op = 'baselines.mlaPrefillWorkspaceBytes';
+  argsObject(op, shape);
+  const s = checkOptions(op, shape, ['heads', 'seqLens'], 'shape');
+  const heads = checkInteger(op, 'heads', s.heads, 0, Number.MAX_SAFE_INTEGER);
+  const lens = lengthsOf(op, s.seqLens);
+  const tokens = lens.reduce((x, y) => x + y, 0);
+  const maxS = Math.max(0, ...lens);
+  if (tokens === 0 || heads === 0) return 0;
+  return tokens * heads * (256 + 192) * 2 + heads * maxS * maxS * (4 + 2);
+}
+
+/** Options of {@link mlaSoftmax}. */
+export interface MlaSoftmaxOptions {
+  /** Keys of each entry (N integers, each at most C). */
+  lengths: ArrayLike<number>;
+  /** Heads H and queries Sq of an entry: its rows are H·Sq. */
+  heads: number;
+  queries: number;
+  /** Rows ordered `[H, Sq]` (prefill's per-sequence scores) instead of `[Sq, H]` (decode's), default false. */
+  headMajor?: boolean;
+  /** Applied to the scores before the softmax. */
+  softmaxScale: number;
+  /** Bottom-right causal: query s sees keys `j < s + 1 + length - queries` (default false). */
+  causal?: boolean;
+}
+
+/**
+ * The MLA baselines' masked softmax on its own, on any device (the CPU
+ * twin, or the kernel the baselines run on a GPU): for scores f32
+ * `[N, H·Sq, C]`, bf16 probabilities of the same shape (0 outside each
+ * row's allowed keys) and the natural-log LSE f32 `[N, H, Sq]` (`+inf` for
+ * a row with no key). A step of {@link mlaDecode} and {@link mlaPrefill},
+ * exposed so that it can be checked without cuBLAS.
+ */
+export function mlaSoftmax(scores: Tensor, options: MlaSoftmaxOptions): { probs: Tensor<'bf16'>; lse: Tensor<'f32'> } {
+  const op = 'baselines.mlaSoftmax';
+  const t = tensorArg(op, 'scores', scores);
+  argsObject(op, options);
+  const o = checkOptions(op, options, ['lengths', 'heads', 'queries', 'headMajor', 'softmaxScale', 'causal']);
+  const lengths = lengthsArg(op, 'options.lengths', o.lengths);
+  const heads = checkInteger(op, 'options.heads', o.heads, 0, 2 ** 31 - 1);
+  const queries = checkInteger(op, 'options.queries', o.queries, 0, 2 ** 31 - 1);
+  const headMajor = o.headMajor === undefined ? false : checkBoolean(op, 'options.headMajor', o.headMajor);
+  const scale = scaleArg(op, o.softmaxScale);
+  const causal = o.causal === undefined ? false : checkBoolean(op, 'options.causal', o.causal);
+  const h = t.handle(op, 'scores');
+  const [probs, lse] = callNative(() => binding().baselineMlaSoftmax(h, lengths, heads, queries, headMajor, scale, causal));
+  return { probs: Tensor.fromNative<'bf16'>(probs), lse: Tensor.fromNative<'f32'>(lse) };
+}
+
+/**
+ * {@link mlaDecode}'s gather on its own, on any device: each sequence's
+ * cache pages (bf16 `[blocks, pageSize, 576]`, through the i32 block table
+ * `[B, maxPages]`) copied into one bf16 `[B, max(seqLens), 576]` buffer,
+ * rows past a sequence's length zero.
+ */
+export function mlaGather(cache: Tensor, blockTable: Tensor, seqLens: ArrayLike<number>): Tensor<'bf16'> {
+  const op = 'baselines.mlaGather';
+  const c = tensorArg(op, 'cache', cache);
+  const t = tensorArg(op, 'blockTable', blockTable);
+  const lens = lengthsArg(op, 'seqLens', seqLens);
+  const [hc, ht] = [c.handle(op, 'cache'), t.handle(op, 'blockTable')];
+  return Tensor.fromNative<'bf16'>(callNative(() => binding().baselineMlaGather(hc, ht, lens)));
+}
+
+/**
+ * {@link mlaPrefill}'s key assembly on its own, on any device: from the
+ * decompressed kv bf16 `[T, H·256]` (per head 128 columns of k_nope, then
+ * 128 of v) and kRope bf16 `[T, 64]`, the keys bf16 `[T, H, 192]` =
+ * `[k_nope | kRope]`.
+ */
+export function mlaAssembleKeys(kv: Tensor, kRope: Tensor): Tensor<'bf16'> {
+  const op = 'baselines.mlaAssembleKeys';
+  const a = tensorArg(op, 'kv', kv);
+  const b = tensorArg(op, 'kRope', kRope);
+  const [ha, hb] = [a.handle(op, 'kv'), b.handle(op, 'kRope')];
+  return Tensor.fromNative<'bf16'>(callNative(() => binding().baselineMlaAssemble(ha, hb)));
 }

@@ -114,6 +114,7 @@ export interface NativeBaselineStatus {
   cublas: NativeCublasStatus;
   groupedGemm: NativeBaselineFeature;
   fp8GroupedGemm: NativeBaselineFeature;
+  mla: NativeBaselineFeature;
 }
 
 /** libcublas as `baselineStatus` reports it (lib/baselines.ts). */
@@ -124,6 +125,7 @@ export interface NativeCublasStatus {
   versionText: string;
   reason: string;
   groupedGemmEx: boolean;
+  stridedBatchedEx: boolean;
 }
 
 /** The typed arrays `fromData` takes as tensor data. */
@@ -250,6 +252,22 @@ export interface NativeBinding {
     xValues: NativeTensor, xScales: NativeTensor, wValues: NativeTensor, wScales: NativeTensor, offsets: number[], counts: number[] | null,
     mode: GroupedGemmMode,
   ): NativeTensor;
+  /** baselines.mlaDecode: [out bf16 [B, Sq, H, 512], lse f32 [B, H, Sq], workspace bytes]. */
+  baselineMlaDecode(
+    q: NativeTensor, cache: NativeTensor, blockTable: NativeTensor, seqLens: number[], softmaxScale: number, causal: boolean,
+  ): [NativeTensor, NativeTensor, number];
+  /** baselines.mlaPrefill: [out bf16 [T, H, 128], lse f32 [H, T], workspace bytes]. */
+  baselineMlaPrefill(
+    q: NativeTensor, latent: NativeTensor, kRope: NativeTensor, wkvB: NativeTensor, seqLens: number[], softmaxScale: number, causal: boolean,
+  ): [NativeTensor, NativeTensor, number];
+  /** The decode baseline's gather: bf16 [B, max(seqLens), 576]. */
+  baselineMlaGather(cache: NativeTensor, blockTable: NativeTensor, seqLens: number[]): NativeTensor;
+  /** The MLA baselines' masked softmax: [probs bf16 [N, rows, C], lse f32 [N, heads, queries]]. */
+  baselineMlaSoftmax(
+    scores: NativeTensor, lengths: number[], heads: number, queries: number, headMajor: boolean, softmaxScale: number, causal: boolean,
+  ): [NativeTensor, NativeTensor];
+  /** The prefill baseline's key assembly: K bf16 [T, H, 192]. */
+  baselineMlaAssemble(kv: NativeTensor, kRope: NativeTensor): NativeTensor;
 }
 
 /** The native names of the quantization blocks: [1, 128], [128, 128] and 'tensor'. */

@@ -1,5 +1,5 @@
 // The subset of NVIDIA's cuBLAS C API (libcublas, not cuBLASLt) the grouped
-// GEMM baseline calls, declared by hand like cublaslt_api.h (whose status,
+// GEMM and MLA baselines call, declared by hand like cublaslt_api.h (whose status,
 // operation, compute and data type values it shares: cublas_api.h and
 // cublasLt.h use the same enums) so that the addon builds and loads without
 // cuBLAS installed; the library is opened at run time (cublas_loader.h).
@@ -27,6 +27,12 @@ enum LibraryProperty : int32_t {
   PROPERTY_PATCH_LEVEL = 2,
 };
 
+// cublasGemmAlgo_t (cublas_api.h): CUBLAS_GEMM_DEFAULT, the library's own
+// choice (tensor cores included since cuBLAS 11). Same source as cublaslt_api.h's statuses.
+enum GemmAlgo : int32_t {
+  GEMM_DEFAULT = -1,
+};
+
 struct ContextOpaque;
 using Handle = ContextOpaque*;  // cublasHandle_t
 
@@ -48,6 +54,15 @@ using GemmGroupedBatchedExFn = Status (*)(Handle handle, const Operation transa_
                                           const void* beta_array, void* const c_array[], DataType c_type, const int ldc_array[],
                                           int group_count, const int group_size[], ComputeType compute_type);
 
+// cublasGemmStridedBatchedEx (cuBLAS 9.1+): batch_count column-major
+// products C_i = alpha·op(A_i)·op(B_i) + beta·C_i, A_i = a + i·stride_a
+// (elements), likewise B_i and C_i; alpha and beta of the scale type (float
+// for COMPUTE_32F) through the host pointer mode.
+using GemmStridedBatchedExFn = Status (*)(Handle handle, Operation transa, Operation transb, int m, int n, int k, const void* alpha,
+                                          const void* a, DataType a_type, int lda, long long stride_a, const void* b, DataType b_type,
+                                          int ldb, long long stride_b, const void* beta, void* c, DataType c_type, int ldc,
+                                          long long stride_c, int batch_count, ComputeType compute_type, GemmAlgo algo);
+
 struct Api {
   GetPropertyFn get_property = nullptr;    // cublasGetProperty
   CreateFn create = nullptr;               // cublasCreate_v2
@@ -55,6 +70,8 @@ struct Api {
   SetWorkspaceFn set_workspace = nullptr;  // cublasSetWorkspace_v2
   // cublasGemmGroupedBatchedEx: null when the library predates it.
   GemmGroupedBatchedExFn gemm_grouped_batched_ex = nullptr;
+  // cublasGemmStridedBatchedEx: null when missing (every cuBLAS 12 has it).
+  GemmStridedBatchedExFn gemm_strided_batched_ex = nullptr;
 };
 
 // The first release with cublasGemmGroupedBatchedEx (CUDA 12.5).

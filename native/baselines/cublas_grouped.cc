@@ -27,10 +27,7 @@ CublasContext::CublasContext(Device& device, const CublasLibrary& library)
   workspace_data_ = reinterpret_cast<void*>((base + WORKSPACE_ALIGNMENT - 1) / WORKSPACE_ALIGNMENT * WORKSPACE_ALIGNMENT);
 }
 
-void CublasContext::grouped_gemm(const GroupedGemmCall& call, void* stream) {
-  if (!api_.gemm_grouped_batched_ex) {
-    throw_unsupported("cublasGemmGroupedBatchedEx is missing from " + library_text_ + "; it needs cuBLAS 12.5 or newer");
-  }
+void CublasContext::bind(void* stream) {
   if (!handle_) {
     MOEKIT_CUBLAS_CHECK(api_.create(&handle_));
     // cuBLAS brings its own CUDA runtime, whose exit handler is now
@@ -39,6 +36,25 @@ void CublasContext::grouped_gemm(const GroupedGemmCall& call, void* stream) {
     MOEKIT_CUBLAS_CHECK(api_.set_workspace(handle_, workspace_data_, WORKSPACE_BYTES));
   }
   MOEKIT_CUBLAS_CHECK(api_.set_stream(handle_, stream));
+}
+
+void CublasContext::strided_batched_gemm(const StridedBatchedGemm& g, void* stream) {
+  if (!api_.gemm_strided_batched_ex) throw_unsupported("cublasGemmStridedBatchedEx is missing from " + library_text_);
+  bind(stream);
+  if (g.m == 0 || g.n == 0 || g.batch == 0) return;
+  const float alpha = 1.0f;
+  const float beta = 0.0f;
+  MOEKIT_CUBLAS_CHECK(api_.gemm_strided_batched_ex(
+      handle_, g.transa, g.transb, static_cast<int>(g.m), static_cast<int>(g.n), static_cast<int>(g.k), &alpha, g.a, g.ab_type,
+      static_cast<int>(g.lda), g.stride_a, g.b, g.ab_type, static_cast<int>(g.ldb), g.stride_b, &beta, g.c, g.c_type,
+      static_cast<int>(g.ldc), g.stride_c, static_cast<int>(g.batch), cublas::ComputeType::COMPUTE_32F, cublas::GemmAlgo::GEMM_DEFAULT));
+}
+
+void CublasContext::grouped_gemm(const GroupedGemmCall& call, void* stream) {
+  if (!api_.gemm_grouped_batched_ex) {
+    throw_unsupported("cublasGemmGroupedBatchedEx is missing from " + library_text_ + "; it needs cuBLAS 12.5 or newer");
+  }
+  bind(stream);
   if (call.problems.empty()) return;
 
   // Problems ordered by m (stable: by expert within one m), one group per m.

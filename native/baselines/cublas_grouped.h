@@ -33,6 +33,25 @@ struct GroupedGemmCall {
   void* pointer_arrays = nullptr;
 };
 
+// One cublasGemmStridedBatchedEx call, in cuBLAS's own column-major terms
+// (the MLA baselines, native/ops/baselines/mla.cc, state their row-major
+// products in these): batch products C_i (m × n, ldc) = op(A_i) · op(B_i),
+// f32 accumulation, alpha 1, beta 0.
+struct StridedBatchedGemm {
+  cublas::Operation transa = cublas::Operation::OP_N;
+  cublas::Operation transb = cublas::Operation::OP_N;
+  int64_t m = 0, n = 0, k = 0;
+  const void* a = nullptr;
+  int64_t lda = 0, stride_a = 0;
+  const void* b = nullptr;
+  int64_t ldb = 0, stride_b = 0;
+  void* c = nullptr;
+  int64_t ldc = 0, stride_c = 0;
+  int64_t batch = 0;
+  cublas::DataType ab_type = cublas::DataType::R_16BF;
+  cublas::DataType c_type = cublas::DataType::R_32F;
+};
+
 // cuBLAS state of one CUDA device: the handle and its workspace, kept for
 // the life of the process.
 class CublasContext {
@@ -47,7 +66,16 @@ class CublasContext {
   // library lacks cublasGemmGroupedBatchedEx or refuses the problem.
   void grouped_gemm(const GroupedGemmCall& call, void* stream);
 
+  // Queue thread of the device only: issues one strided batched GEMM on
+  // `stream` (nothing when m, n or batch is 0; the caller zeroes C when k
+  // is 0). Throws Error(Unsupported) when the library lacks
+  // cublasGemmStridedBatchedEx or refuses the problem.
+  void strided_batched_gemm(const StridedBatchedGemm& g, void* stream);
+
  private:
+  // Creates the handle on first use and binds it to `stream`.
+  void bind(void* stream);
+
   const cublas::Api& api_;
   std::string library_text_;  // "cuBLAS 12.9.1 (path)", for messages
   std::shared_ptr<Storage> workspace_;

@@ -16,7 +16,7 @@ const LibrarySpec SPEC{
     "MOEKIT_CUBLAS_PATH",
     {"libcublas.so.13", "libcublas.so.12", "libcublas.so"},
     "a libcublas.so.12 or .so.13",
-    "to use its grouped GEMM baseline",
+    "to use its grouped GEMM and MLA baselines",
     "install cuBLAS (the CUDA toolkit, or the wheel `pip install nvidia-cublas-cu12`; PyTorch's CUDA wheels "
     "bring it too) and put the folder holding libcublas.so.* on LD_LIBRARY_PATH, or set MOEKIT_CUBLAS_PATH to "
     "the library's full path (e.g. .../site-packages/nvidia/cublas/lib/libcublas.so.12)",
@@ -27,7 +27,10 @@ bool bind_all(void* library, cublas::Api& api, std::string& error) {
                   bind_symbol(library, "cublasCreate_v2", api.create, error) &&
                   bind_symbol(library, "cublasSetStream_v2", api.set_stream, error) &&
                   bind_symbol(library, "cublasSetWorkspace_v2", api.set_workspace, error);
-  if (ok) bind_optional_symbol(library, "cublasGemmGroupedBatchedEx", api.gemm_grouped_batched_ex);
+  if (ok) {
+    bind_optional_symbol(library, "cublasGemmGroupedBatchedEx", api.gemm_grouped_batched_ex);
+    bind_optional_symbol(library, "cublasGemmStridedBatchedEx", api.gemm_strided_batched_ex);
+  }
   return ok;
 }
 

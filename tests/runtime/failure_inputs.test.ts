@@ -42,7 +42,7 @@ interface OpCase {
   /** Runs it on `dev`; returns every output. */
   run(input: InputMaker, dev: Device): Tensor[];
   /** Baselines only: the feature of baselines.status() it needs. */
-  readonly feature?: 'gemm' | 'fp8Tensor' | 'fp8Block' | 'groupedGemm';
+  readonly feature?: 'gemm' | 'fp8Tensor' | 'fp8Block' | 'groupedGemm' | 'mla';
 }
 
 const CASES: OpCase[] = [
@@ -207,9 +207,34 @@ const CASES: OpCase[] = [
   },
   { name: 'mla.absorbQuery', native: ['mlaAbsorbQuery'], inputs: ['qNope', 'wkvB'], op: 'mla.absorbQuery', run: (input) => [mla.absorbQuery(input(0, [2, 1, 128], 'bf16'), input(1, [256, 512], 'bf16'))] },
   { name: 'mla.projectOutput', native: ['mlaProjectOutput'], inputs: ['o', 'wkvB'], op: 'mla.projectOutput', run: (input) => [mla.projectOutput(input(0, [2, 1, 512], 'bf16'), input(1, [256, 512], 'bf16'))] },
+  // The steps of the MLA baselines run on any device (their CPU twins here).
+  {
+    name: 'baselines.mlaGather',
+    native: ['baselineMlaGather'],
+    inputs: ['cache', 'blockTable'],
+    op: 'baseline mla gather',
+    run: (input) => [baselines.mlaGather(input(0, [3, 4, 576], 'bf16'), input(1, [2, 2], 'i32'), [5, 8])],
+  },
+  {
+    name: 'baselines.mlaSoftmax',
+    native: ['baselineMlaSoftmax'],
+    inputs: ['scores'],
+    op: 'baseline mla softmax',
+    run: (input) => {
+      const r = baselines.mlaSoftmax(input(0, [2, 6, 9], 'f32'), { lengths: [9, 4], heads: 3, queries: 2, softmaxScale: 0.5, causal: true });
+      return [r.probs, r.lse];
+    },
+  },
+  {
+    name: 'baselines.mlaAssembleKeys',
+    native: ['baselineMlaAssemble'],
+    inputs: ['kv', 'kRope'],
+    op: 'baseline mla assemble',
+    run: (input) => [baselines.mlaAssembleKeys(input(0, [3, 512], 'bf16'), input(1, [3, 64], 'bf16'))],
+  },
 ];
 
-// cuBLASLt, on CUDA devices only (M, N, K multiples of 16).
+// cuBLASLt and cuBLAS, on CUDA devices only (M, N, K multiples of 16 for the GEMMs).
 const BASELINE_CASES: OpCase[] = [
   { name: 'baselines.gemm', native: ['baselineGemm'], feature: 'gemm', inputs: ['a', 'b'], op: 'baseline gemm', run: (input) => [baselines.gemm(input(0, [16, 64], 'bf16'), input(1, [32, 64], 'bf16'))] },
   ...(['tensor', 'block'] as const).map(
@@ -237,6 +262,35 @@ const BASELINE_CASES: OpCase[] = [
       run: (input) => [baselines.groupedGemm(input(0, [24, 64], 'bf16'), input(1, [2, 32, 64], 'bf16'), { offsets: [0, 16, 24], counts: [9, 8] }, { mode })],
     }),
   ),
+  {
+    name: 'baselines.mlaDecode',
+    native: ['baselineMlaDecode'],
+    feature: 'mla',
+    inputs: ['q', 'cache', 'blockTable'],
+    op: 'baseline mla decode',
+    run: (input) => {
+      const r = baselines.mlaDecode({ q: input(0, [2, 1, 2, 576], 'bf16'), cache: input(1, [3, 4, 576], 'bf16'), blockTable: input(2, [2, 2], 'i32'), seqLens: [5, 8], softmaxScale: 0.1 });
+      return [r.out, r.lse];
+    },
+  },
+  {
+    name: 'baselines.mlaPrefill',
+    native: ['baselineMlaPrefill'],
+    feature: 'mla',
+    inputs: ['q', 'latent', 'kRope', 'wkvB'],
+    op: 'baseline mla prefill',
+    run: (input) => {
+      const r = baselines.mlaPrefill({
+        q: input(0, [5, 2, 192], 'bf16'),
+        latent: input(1, [5, 512], 'bf16'),
+        kRope: input(2, [5, 64], 'bf16'),
+        wkvB: input(3, [512, 512], 'bf16'),
+        seqLens: [2, 3],
+        softmaxScale: 0.1,
+      });
+      return [r.out, r.lse];
+    },
+  },
   {
     name: 'baselines.fp8GroupedGemm',
     native: ['baselineFp8GroupedPrepare', 'baselineFp8GroupedGemm'],

@@ -1,7 +1,8 @@
 // cuBLAS baselines for benchmarks and cross-checks: bf16/f16 GEMM and FP8
 // GEMM (per-tensor or 1x128/128x128 block scales) through cuBLASLt, and the
 // MoE grouped GEMM (a per-expert loop of cuBLASLt matmuls, or cuBLAS's
-// cublasGemmGroupedBatchedEx), found at run time
+// cublasGemmGroupedBatchedEx), found at run time (the unfused MLA
+// baselines are in mla.cc)
 // (native/baselines/cublaslt_loader.h, cublas_loader.h). They take the same
 // operands as moekit's own GEMMs and run on a device's queue like any op.
 #include <napi.h>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "fp8_scale_layout.h"
+#include "shared.h"
 #include "../../common/fp8_block.h"
 #include "../../common/math.h"
 #include "../../core/size_math.h"
@@ -29,6 +31,31 @@
 #include "../registry.h"
 
 namespace moekit {
+
+std::string no_gpu_blocker(const std::string& device_id) {
+  if (device_id.empty()) return "no CUDA device: " + cuda_probe().unavailable_reason;
+  return "the cuBLAS baselines run on CUDA devices, not on " + device_id + "; move the tensors with .to('cuda')";
+}
+
+std::vector<int64_t> arg_int_array(const Napi::CallbackInfo& info, size_t i, const char* op, const std::string& name, size_t length,
+                                   const std::string& length_text) {
+  Napi::Value v = i < info.Length() ? info[i] : info.Env().Undefined();
+  if (!v.IsArray()) throw_type_error(op, name, "an array of " + length_text + " integers", describe_value(v));
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() != length) throw_range_error(op, name + ".length", length_text, std::to_string(a.Length()));
+  std::vector<int64_t> out(length);
+  for (uint32_t k = 0; k < a.Length(); ++k) {
+    Napi::Value d = a.Get(k);
+    const std::string where = name + "[" + std::to_string(k) + "]";
+    if (!d.IsNumber()) throw_type_error(op, where, "a non-negative integer", describe_value(d));
+    const double x = d.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(x) || x != std::floor(x) || x < 0 || x > 9007199254740992.0) {
+      throw_range_error(op, where, "a non-negative integer", number_text(x));
+    }
+    out[k] = static_cast<int64_t>(x);
+  }
+  return out;
+}
 
 namespace {
 
@@ -55,13 +82,6 @@ enum class Fp8Mode { Tensor, Block };
 
 
 std::string cc_text(const DeviceInfo& d) { return std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor); }
-
-// Why a baseline cannot run without a CUDA device to run on: `device_id`
-// names the device asked about ('' when there is no CUDA device at all).
-std::string no_gpu_blocker(const std::string& device_id) {
-  if (device_id.empty()) return "no CUDA device: " + cuda_probe().unavailable_reason;
-  return "the cuBLAS baselines run on CUDA devices, not on " + device_id + "; move the tensors with .to('cuda')";
-}
 
 // Why `feature` cannot run on `gpu` ('' when it can). `gpu` is null when
 // the device asked about is not a CUDA device (then `device_id` names it,
@@ -167,6 +187,8 @@ Napi::Value baseline_status(const Napi::CallbackInfo& info) {
   c.Set("groupedGemmEx", cublas.api != nullptr && cublas.api->gemm_grouped_batched_ex != nullptr);
   o.Set("cublas", c);
   o.Set("groupedGemm", feature_to_js(env, grouped_blocker(cublas, gpu, device_id)));
+  c.Set("stridedBatchedEx", cublas.api != nullptr && cublas.api->gemm_strided_batched_ex != nullptr);
+  o.Set("mla", feature_to_js(env, mla_blocker(library, cublas, gpu, device_id)));
   o.Set("fp8GroupedGemm", feature_to_js(env, FP8_GROUPED_BLOCKER));
   return o;
 }
@@ -427,27 +449,6 @@ struct Segments {
   // padding, rows from offsets[E] on), adjacent ones merged: written zero.
   std::vector<std::pair<int64_t, int64_t>> padding;
 };
-
-// An array of `length` integers in [0, 2^53] at argument `i` (a JS array, as lib/baselines.ts passes).
-std::vector<int64_t> arg_int_array(const Napi::CallbackInfo& info, size_t i, const char* op, const std::string& name, size_t length,
-                                   const std::string& length_text) {
-  Napi::Value v = i < info.Length() ? info[i] : info.Env().Undefined();
-  if (!v.IsArray()) throw_type_error(op, name, "an array of " + length_text + " integers", describe_value(v));
-  Napi::Array a = v.As<Napi::Array>();
-  if (a.Length() != length) throw_range_error(op, name + ".length", length_text, std::to_string(a.Length()));
-  std::vector<int64_t> out(length);
-  for (uint32_t k = 0; k < a.Length(); ++k) {
-    Napi::Value d = a.Get(k);
-    const std::string where = name + "[" + std::to_string(k) + "]";
-    if (!d.IsNumber()) throw_type_error(op, where, "a non-negative integer", describe_value(d));
-    const double x = d.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(x) || x != std::floor(x) || x < 0 || x > 9007199254740992.0) {
-      throw_range_error(op, where, "a non-negative integer", number_text(x));
-    }
-    out[k] = static_cast<int64_t>(x);
-  }
-  return out;
-}
 
 // segments.offsets at argument `i`, segments.counts (an array, or null) at
 // `i + 1`, for `experts` experts over `total_rows` rows.
