@@ -110,9 +110,10 @@ describe.skipIf(standInSkip !== '')(`a stand-in cuBLASLt${standInSkip ? ` (skipp
   });
 });
 
-// libcublas (the grouped GEMM's library), the same way: a stand-in that
-// lacks an entry point is refused, and one from before cuBLAS 12.5 loads but
-// has no cublasGemmGroupedBatchedEx, which status() and the call report.
+// libcublas (the grouped GEMM's and MLA baselines' library), the same way: a
+// stand-in that lacks an entry point is refused, and one from before cuBLAS
+// 12.5 loads but has no cublasGemmGroupedBatchedEx (nor, being a stand-in,
+// cublasGemmStridedBatchedEx), which status() and the call report.
 const CUBLAS_ENTRY_POINTS = ['cublasCreate_v2', 'cublasSetStream_v2', 'cublasSetWorkspace_v2'];
 
 function buildCublasStub(name: string, omit?: string): string {
@@ -141,7 +142,9 @@ describe.skipIf(standInSkip !== '')(`a stand-in cuBLAS${standInSkip ? ` (skipped
     const old = buildCublasStub('cublas_old');
     process.env.MOEKIT_CUBLAS_PATH = old;
     const s = baselines.status();
-    expect(s.cublas).toEqual({ available: true, library: old, version: 120401, versionText: '12.4.1', reason: '', groupedGemmEx: false });
+    expect(s.cublas).toEqual({ available: true, library: old, version: 120401, versionText: '12.4.1', reason: '', groupedGemmEx: false, stridedBatchedEx: false });
+    // The MLA baselines need cublasGemmStridedBatchedEx, which the stand-in lacks too (once a cuBLASLt is loaded).
+    if (s.available) expect(s.mla).toEqual({ available: false, reason: `the loaded cuBLAS 12.4.1 (${old}) lacks cublasGemmStridedBatchedEx` });
     const lacks = `cublasGemmGroupedBatchedEx needs cuBLAS 12.5 or newer; the loaded cuBLAS is 12.4.1 (${old}) and lacks it`;
     expect(s.groupedGemm).toEqual({ available: false, reason: lacks });
     expect(baselines.status('cpu').groupedGemm.reason).toBe(lacks);
