@@ -14,5 +14,4 @@ export { gatherSuite } from './moe/gather.bench.js';
 export { swigluSuite } from './moe/swiglu.bench.js';
 export { combineSuite } from './moe/combine.bench.js';
 export { moeSuite } from './moe/moe.bench.js';
-export { mlaPrefillSuite } from './mla/prefill.bench.js';
-export { mlaDecodeSuite } from './mla/decode.bench.js';
+export { mlaSuite } from './mla/mla.bench.js';

@@ -21,7 +21,7 @@ export function renderHeading(r: BenchResults): string[] {
   ];
 }
 
-function row(c: CaseResult, show: { tflops: boolean; gbps: boolean; ratio: boolean }): string[] {
+function row(c: CaseResult, show: { tflops: boolean; gbps: boolean; ceiling: boolean; ratio: boolean }): string[] {
   const s = c.stats;
   const cells = [c.name, formatParams(c.params)];
   if (s) {
@@ -31,6 +31,7 @@ function row(c: CaseResult, show: { tflops: boolean; gbps: boolean; ratio: boole
   }
   if (show.tflops) cells.push(c.tflops === null ? '' : formatValue(c.tflops));
   if (show.gbps) cells.push(c.gbps === null ? '' : formatValue(c.gbps));
+  if (show.ceiling) cells.push(c.ofCeiling === null ? '' : formatPercent(c.ofCeiling));
   if (show.ratio) cells.push(c.vsBaseline === null ? '' : formatRatio(c.vsBaseline));
   cells.push(c.check.status === 'none' ? '-' : c.check.status);
   cells.push(c.warnings.some((w) => w.startsWith('host-bound')) ? 'host-bound' : '');
@@ -42,6 +43,7 @@ export function renderSuite(s: SuiteResult): string[] {
   const show = {
     tflops: s.cases.some((c) => c.flops !== null),
     gbps: s.cases.some((c) => c.bytes !== null),
+    ceiling: s.cases.some((c) => c.ceiling !== null),
     ratio: s.cases.some((c) => c.baseline !== null),
   };
   const columns: Column[] = [
@@ -54,6 +56,7 @@ export function renderSuite(s: SuiteResult): string[] {
   ];
   if (show.tflops) columns.push({ title: 'TFLOP/s', align: 'right' });
   if (show.gbps) columns.push({ title: 'GB/s', align: 'right' });
+  if (show.ceiling) columns.push({ title: 'of ceiling', align: 'right' });
   if (show.ratio) columns.push({ title: '×baseline', align: 'right' });
   columns.push({ title: 'check', align: 'left' }, { title: 'note', align: 'left' });
 

@@ -22,6 +22,8 @@ export interface CaseResult {
   readonly flops: number | null;
   readonly bytes: number | null;
   readonly baseline: string | null;
+  /** The case whose GB/s is this case's bandwidth ceiling, if any. */
+  readonly ceiling: string | null;
   /** 'ok': checked (when it has a check) and timed; 'failed': see `error`. */
   readonly status: 'ok' | 'failed';
   readonly error: string | null;
@@ -39,6 +41,8 @@ export interface CaseResult {
   readonly gbps: number | null;
   /** The baseline's median over this case's (above 1: faster than the baseline). */
   readonly vsBaseline: number | null;
+  /** This case's GB/s over its ceiling case's (e.g. 0.9: 90% of copy bandwidth); null without a ceiling or either rate. */
+  readonly ofCeiling: number | null;
   readonly warnings: readonly string[];
 }
 

@@ -21,6 +21,8 @@ export interface PlannedSuite {
   readonly suite: BenchSuite;
   readonly seed: number;
   readonly cases: readonly BenchCase[];
+  /** The suite's notes, then its notes for this run (`contextNotes`). */
+  readonly notes: readonly string[];
 }
 
 /** What the runner needs besides the suites. */
@@ -32,13 +34,14 @@ export interface RunnerOptions extends TimingOptions {
 
 /**
  * The cases of `suite` on `device` that `filter` selects, plus the
- * baselines they are compared against (so a filtered run still has its
- * ×baseline column), in the suite's order.
- * @throws Error when case names repeat or a baseline names no case of the suite.
+ * baselines and ceilings they are compared against (so a filtered run
+ * still has its ×baseline and ceiling columns), in the suite's order.
+ * @throws Error when case names repeat or a baseline or ceiling names no case of the suite.
  */
 export function planSuite(suite: BenchSuite, device: Device, options: Pick<RunnerOptions, 'quick' | 'seed' | 'filter'>): PlannedSuite {
   const seed = deriveSeed(options.seed, suite.name);
-  const all = suite.cases({ device, quick: options.quick, seed });
+  const ctx = { device, quick: options.quick, seed };
+  const all = suite.cases(ctx);
   const byName = new Map<string, BenchCase>();
   for (const c of all) {
     if (byName.has(c.name)) throw new Error(`suite '${suite.name}': two cases are named '${c.name}'`);
@@ -48,13 +51,18 @@ export function planSuite(suite: BenchSuite, device: Device, options: Pick<Runne
     if (c.baseline !== undefined && !byName.has(c.baseline)) {
       throw new Error(`suite '${suite.name}': case '${c.name}' has baseline '${c.baseline}', which is no case of the suite`);
     }
+    if (c.ceiling !== undefined && !byName.has(c.ceiling)) {
+      throw new Error(`suite '${suite.name}': case '${c.name}' has ceiling '${c.ceiling}', which is no case of the suite`);
+    }
   }
   const selected = new Set(all.filter((c) => options.filter?.matches(c.name) ?? true).map((c) => c.name));
   for (const name of [...selected]) {
-    const baseline = byName.get(name)!.baseline;
+    const { baseline, ceiling } = byName.get(name)!;
     if (baseline !== undefined) selected.add(baseline);
+    if (ceiling !== undefined) selected.add(ceiling);
   }
-  return { suite, seed, cases: all.filter((c) => selected.has(c.name)) };
+  const notes = [...(suite.notes ?? []), ...(suite.contextNotes?.(ctx) ?? [])];
+  return { suite, seed, cases: all.filter((c) => selected.has(c.name)), notes };
 }
 
 function message(e: unknown): string {
@@ -79,7 +87,7 @@ async function runCase(
   options: RunnerOptions,
   aids: () => Promise<TimingAids>,
   progress: Progress,
-): Promise<Omit<CaseResult, 'vsBaseline'>> {
+): Promise<Omit<CaseResult, 'vsBaseline' | 'ofCeiling'>> {
   const watched = device.kind === 'cpu' ? [device] : [device, getDevice('cpu')];
   const liveBefore = liveTensors(watched);
   const warnings: string[] = [];
@@ -130,6 +138,7 @@ async function runCase(
     flops: c.flops ?? null,
     bytes: c.bytes ?? null,
     baseline: c.baseline ?? null,
+    ceiling: c.ceiling ?? null,
     status: error === null ? 'ok' : 'failed',
     error,
     check,
@@ -184,7 +193,7 @@ export async function runSuites(
   const out: SuiteResult[] = [];
   let index = 0;
   for (const plan of plans) {
-    const cases: Omit<CaseResult, 'vsBaseline'>[] = [];
+    const cases: Omit<CaseResult, 'vsBaseline' | 'ofCeiling'>[] = [];
     for (const c of plan.cases) {
       progress.startCase(++index, `${plan.suite.name}/${c.name}`);
       const r = await runCase(c, device, plan.seed, options, () => cal.aids(), progress);
@@ -192,16 +201,22 @@ export async function runSuites(
       progress.endCase(r.stats ? `median ${formatMicros(r.stats.median)} µs` : `FAILED: ${r.error ?? 'unknown'}`);
     }
     const medians = new Map(cases.map((r) => [r.name, r.stats?.median]));
+    const bandwidths = new Map(cases.map((r) => [r.name, r.gbps]));
     const withRatios: CaseResult[] = cases.map((r) => {
       const base = r.baseline === null ? undefined : medians.get(r.baseline);
       const mine = r.stats?.median;
-      return { ...r, vsBaseline: base !== undefined && mine !== undefined && mine > 0 && base > 0 ? base / mine : null };
+      const top = r.ceiling === null ? null : (bandwidths.get(r.ceiling) ?? null);
+      return {
+        ...r,
+        vsBaseline: base !== undefined && mine !== undefined && mine > 0 && base > 0 ? base / mine : null,
+        ofCeiling: top !== null && r.gbps !== null && top > 0 ? r.gbps / top : null,
+      };
     });
     const ratios = withRatios.flatMap((r) => (r.vsBaseline === null ? [] : [r.vsBaseline]));
     out.push({
       name: plan.suite.name,
       description: plan.suite.description,
-      notes: plan.suite.notes ?? [],
+      notes: plan.notes,
       seed: plan.seed,
       cases: withRatios,
       geomeanVsBaseline: geometricMean(ratios) ?? null,

@@ -54,6 +54,12 @@ export interface BenchCase<S = unknown> {
   readonly bytes?: number;
   /** Name of another case of the suite this one is compared against (×baseline = its median / ours). */
   readonly baseline?: string;
+  /**
+   * Name of another case of the suite whose GB/s is this case's bandwidth
+   * ceiling (e.g. a device-to-device copy): the report shows this case's
+   * GB/s as a fraction of that case's.
+   */
+  readonly ceiling?: string;
   /** Rewrite a buffer larger than the GPU's L2 before every repeat (CUDA only); default true. */
   readonly flushL2?: boolean;
   /** Allocates inputs; not timed. */
@@ -76,6 +82,8 @@ export interface BenchSuite {
   readonly description: string;
   /** Lines printed under the suite's table (how bytes are counted, caveats). */
   readonly notes?: readonly string[];
+  /** Notes that depend on the run (e.g. why baseline rows are left out on this device), printed after `notes`. */
+  contextNotes?(ctx: SuiteContext): readonly string[];
   /** The cases on `ctx.device`; allocates nothing (that is `setup`'s job). */
   cases(ctx: SuiteContext): readonly BenchCase[];
 }

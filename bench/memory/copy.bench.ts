@@ -128,6 +128,37 @@ function cpuCases(cpu: Device, sizes: readonly number[], data: (n: number) => Ui
   );
 }
 
+/**
+ * One copy within `dev`'s memory as a case of another suite, the ceiling its
+ * bandwidth-bound kernels are read against: device-to-device `clone()` on a
+ * GPU, memcpy (`clone()`) on the CPU, counted read + write (2 × size), as
+ * the `d2d-*` and `memcpy-*` cases here.
+ * @param name - the case name; default `d2d-<size>` or `memcpy-<size>`, as in this suite.
+ */
+export function deviceCopyCase(dev: Device, size: number, seed: number, name?: string): BenchCase {
+  const data = sharedBytes(seed);
+  const label = formatBytes(size);
+  if (dev.kind !== 'cuda') {
+    return copyCase(
+      { name: name ?? `memcpy-${label}`, params: { direction: 'host', sizeBytes: size, traffic: 'read+write' }, bytes: copyReadWriteBytes(size), sourceDevice: dev, makeSource: (b) => dev.tensor(b), copy: (s) => s.clone() },
+      size,
+      data,
+      [dev],
+    );
+  }
+  const cpu = getDevice('cpu');
+  const onGpu = (bytes: Uint8Array): Tensor<'u8'> => {
+    using staging = cpu.tensor(bytes);
+    return staging.to(dev);
+  };
+  return copyCase(
+    { name: name ?? `d2d-${label}`, params: { direction: 'd2d', sizeBytes: size, traffic: 'read+write' }, bytes: copyReadWriteBytes(size), sourceDevice: dev, makeSource: onGpu, copy: (s) => s.clone() },
+    size,
+    data,
+    [cpu, dev],
+  );
+}
+
 /** The memory-ceiling suite (see the module comment). */
 export const memorySuite: BenchSuite = {
   name: 'memory',

@@ -156,7 +156,7 @@ describe('options', () => {
   it('throws UsageError naming the option', () => {
     const bad: [string[], string][] = [
       [['--frobnicate'], "unknown option '--frobnicate'"],
-      [['--suite', 'mla'], "unknown suite 'mla'"],
+      [['--suite', 'mla-decode'], "unknown suite 'mla-decode'"],
       [['--warmup=-1'], "--warmup must be an integer from 0 to 4294967295, got '-1'"],
       [['--warmup', '-1'], "option '--warmup' argument is ambiguous"],
       [['--repeats', '2.5'], '--repeats must be an integer'],
@@ -173,13 +173,14 @@ describe('options', () => {
 });
 
 /** A case that records what the harness did with it. */
-function probeCase(name: string, opts: { baseline?: string; checkPasses?: boolean; throwInRun?: boolean } = {}) {
+function probeCase(name: string, opts: { baseline?: string; ceiling?: string; checkPasses?: boolean; throwInRun?: boolean } = {}) {
   const log = { setups: 0, runs: [] as number[], teardowns: 0, outputs: [] as Tensor[], checks: 0 };
   const c = benchCase<Tensor<'u8'>>({
     name,
     params: { sizeBytes: 4096 },
     bytes: copyReadWriteBytes(4096),
     ...(opts.baseline ? { baseline: opts.baseline } : {}),
+    ...(opts.ceiling ? { ceiling: opts.ceiling } : {}),
     setup() {
       log.setups++;
       return cpu.tensor(randomBytes(SEED, 4096));
@@ -246,10 +247,31 @@ describe('planning and running suites', () => {
     expect(plan.cases.map((c) => c.name)).toEqual(['pageable-1', 'pinned-1']);
   });
 
-  it('rejects repeated case names and unknown baselines', () => {
+  it('rejects repeated case names and unknown baselines and ceilings', () => {
     const opts = { quick: true, seed: SEED, filter: undefined };
     expect(() => planSuite(suiteOf([probeCase('x').c, probeCase('x').c]), cpu, opts)).toThrow("two cases are named 'x'");
     expect(() => planSuite(suiteOf([probeCase('x', { baseline: 'y' }).c]), cpu, opts)).toThrow("baseline 'y'");
+    expect(() => planSuite(suiteOf([probeCase('x', { ceiling: 'y' }).c]), cpu, opts)).toThrow("ceiling 'y'");
+  });
+
+  it('keeps the ceiling of a selected case, adds the notes for the run, and reports GB/s as a fraction of the ceiling', async () => {
+    const copy = probeCase('copy');
+    const kernel = probeCase('kernel', { ceiling: 'copy' });
+    const other = probeCase('other');
+    const suite: BenchSuite = { ...suiteOf([copy.c, kernel.c, other.c]), notes: ['fixed'], contextNotes: (ctx) => [`on ${ctx.device.kind}`] };
+    const filter = parseBenchArgs(['--filter', 'kernel'], ['probe']).filter;
+    const plan = planSuite(suite, cpu, { quick: true, seed: SEED, filter });
+    expect(plan.cases.map((c) => c.name)).toEqual(['copy', 'kernel']);
+    expect(plan.notes).toEqual(['fixed', 'on cpu']);
+    const [result] = await runSuites([plan], cpu, { warmup: 1, repeats: 3, minTimeMs: 0, quick: true, seed: SEED, filter }, new Progress(sink(), 4));
+    const [c, k] = result!.cases;
+    expect(c!.ofCeiling).toBeNull();
+    expect(k!.ceiling).toBe('copy');
+    expect(k!.ofCeiling).toBeCloseTo(k!.gbps! / c!.gbps!, 12);
+    expect(result!.notes).toEqual(['fixed', 'on cpu']);
+    const text = renderSuite(result!).join('\n');
+    expect(text).toContain('of ceiling');
+    expect(text).toContain('note: on cpu');
   });
 
   it('does not time a case whose check fails, reports errors, always tears down, and computes ×baseline', async () => {

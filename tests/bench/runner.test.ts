@@ -201,6 +201,34 @@ describe('bench runner options', () => {
     expect(results.suites[0]!.notes.join('\n')).toContain('On the CPU device');
   });
 
+  it('runs the mla suite on the CPU device: a copy, decode and prefill at reduced sizes, baselines left out with the reason', () => {
+    const r = bench('--device', 'cpu', '--suite', 'mla', '--quick', '--json', '--no-write');
+    expect(r.status, r.stderr).toBe(0);
+    const results = JSON.parse(r.stdout) as BenchResults;
+    const suite = results.suites[0]!;
+    expect(suite.name).toBe('mla');
+    expect(suite.cases.map((c) => c.name)).toEqual([
+      'copy-memcpy-64MiB',
+      'decode-cpu-bf16-B1-Sk256-H16-Sq1',
+      'decode-cpu-e4m3-B1-Sk256-H16-Sq1',
+      'prefill-cpu-S64',
+    ]);
+    for (const c of suite.cases) {
+      expect(c.status, `${c.name}: ${c.error}`).toBe('ok');
+      expect(c.baseline, c.name).toBeNull();
+      expect(c.warnings.filter((w) => w.includes('still alive')), c.name).toEqual([]);
+    }
+    for (const c of suite.cases.filter((x) => x.name.startsWith('decode-'))) {
+      expect(c.ceiling).toBe('copy-memcpy-64MiB');
+      expect(c.ofCeiling, c.name).toBeGreaterThan(0);
+    }
+    expect(suite.cases[3]!.params.peakBytes).toBe(64 * 4 * 128 * 2 + 4 * 64 * 4);
+    const notes = suite.notes.join('\n');
+    expect(notes).toContain('On the CPU device, decode');
+    expect(notes).toContain('On the CPU device, prefill');
+    expect(notes).toContain('Baseline unavailable, its rows and ×baseline left out');
+  });
+
   it('--list lists the suites and their cases without running them', () => {
     const r = bench('--device', 'cpu', '--list');
     expect(r.status, r.stderr).toBe(0);
