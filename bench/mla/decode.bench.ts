@@ -206,7 +206,7 @@ export function decodeShapes(dev: Device, quick: boolean): Shape[] {
 /** What the decode rows' numbers mean. */
 export const DECODE_NOTES: readonly string[] = [
   'Decode TFLOP/s: 2·B·H·Sq·Sk·(576 + 512) (FlashMLA). GB/s: Σ Sk·row bytes (1152 bf16, 656 e4m3) + B·Sq·H·(576 + 512)·2.',
-  'Decode v1 is SIMT (no tensor cores) with split-KV and a combine kernel; the time includes both kernels.',
+  'Decode v1 is SIMT (no tensor cores), v2 mma.sync, both with split-KV and the same combine kernel; the time includes both kernels.',
   'Decode block tables draw pages at random from a 1024-page pool (75 MB in bf16), shared between sequences.',
   'On the CPU device, decode: the CPU twin at reduced sizes (B = 1 and 4, Sk = 256 and 1024, H = 16, Sq = 1; --quick: B = 1, Sk = 256).',
 ];

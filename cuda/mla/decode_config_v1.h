@@ -14,9 +14,6 @@ constexpr int MLA_DECODE_V1_THREADS = 256;
 constexpr int MLA_DECODE_V1_WARPS = MLA_DECODE_V1_THREADS / 32;
 // Output columns each thread accumulates, for every row of the block.
 constexpr int MLA_DECODE_V1_COLS_PER_THREAD = MLA_LATENT / MLA_DECODE_V1_THREADS;
-// The combine: threads per output row, columns per thread.
-constexpr int MLA_COMBINE_V1_THREADS = 128;
-constexpr int MLA_COMBINE_V1_COLS_PER_THREAD = MLA_LATENT / MLA_COMBINE_V1_THREADS;
 
 // Static shared memory: q rows (bf16), the key tile (f32), the tile's
 // probabilities and per-row softmax state.
@@ -25,7 +22,6 @@ constexpr int MLA_DECODE_V1_SMEM_BYTES = MLA_DECODE_V1_ROWS * MLA_HEAD * 2 + MLA
                                          MLA_DECODE_V1_BLOCK_N * 8;
 
 static_assert(MLA_LATENT % MLA_DECODE_V1_THREADS == 0, "each thread owns whole output columns");
-static_assert(MLA_LATENT % MLA_COMBINE_V1_THREADS == 0, "each combine thread owns whole output columns");
 static_assert(MLA_HEAD % 32 == 0, "a warp's lanes split a row evenly in the score dot products");
 static_assert(MLA_DECODE_V1_ROWS <= MLA_DECODE_V1_THREADS && MLA_DECODE_V1_BLOCK_N <= MLA_DECODE_V1_THREADS,
               "one thread per row (softmax) and per key (addressing)");

@@ -16,9 +16,9 @@
 //       expf), and each thread scales and accumulates its output columns
 //       for every row in registers. It writes the split's normalised
 //       partial out and its lse (-inf when it saw no key) in f32.
-//       Combine kernel, a block per output row: lse = ln Σ exp(lse_s),
-//       out = Σ exp(lse_s − lse) · out_s, rounded to bf16; a row with no
-//       key anywhere gets out 0 and lse +inf.
+//       The combine kernel (decode_combine.cu, shared with v2) merges the
+//       splits' partials by their lse.
+//   v2: mma.sync tensor cores, any sm >= 80: cuda/mla/decode_v2.cu.
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -73,14 +73,7 @@ __global__ void __launch_bounds__(THREADS) mla_decode_v1_kernel(const MlaDecodeP
   }
   if (tid < ROWS) {
     const int64_t row = row0 + tid;
-    int64_t limit = 0;
-    if (row < rows_total) {
-      const int64_t i = row / p.heads;  // the query token
-      limit = p.causal ? len - p.q_len + i + 1 : len;
-      if (limit < 0) limit = 0;
-      if (limit > len) limit = len;
-    }
-    s_limit[tid] = limit;
+    s_limit[tid] = row < rows_total ? mla_visible_keys(row, p.heads, p.q_len, len, p.causal) : 0;
     s_m[tid] = -INFINITY;
     s_l[tid] = 0.0f;
   }
@@ -176,38 +169,6 @@ __global__ void __launch_bounds__(THREADS) mla_decode_v1_kernel(const MlaDecodeP
   }
 }
 
-__global__ void __launch_bounds__(MLA_COMBINE_V1_THREADS) mla_decode_combine_v1_kernel(const MlaDecodeParams p) {
-  const int64_t rows_total = static_cast<int64_t>(p.q_len) * p.heads;
-  const int64_t b = blockIdx.x / rows_total;
-  const int64_t row = blockIdx.x % rows_total;
-  const int tid = static_cast<int>(threadIdx.x);
-  float m = -INFINITY;
-  for (int s = 0; s < p.splits; ++s) m = fmaxf(m, p.lse_accum[(b * p.splits + s) * rows_total + row]);
-  const int64_t i = row / p.heads;
-  const int64_t h = row % p.heads;
-  uint16_t* out = p.out + (b * rows_total + row) * MLA_LATENT;
-  if (m == -INFINITY) {
-    for (int j = 0; j < MLA_COMBINE_V1_COLS_PER_THREAD; ++j) out[tid + j * MLA_COMBINE_V1_THREADS] = 0;
-    if (tid == 0) p.lse[(b * p.heads + h) * p.q_len + i] = INFINITY;
-    return;
-  }
-  float total = 0.0f;
-  float o[MLA_COMBINE_V1_COLS_PER_THREAD] = {};
-  for (int s = 0; s < p.splits; ++s) {
-    const int64_t part = (b * p.splits + s) * rows_total + row;
-    const float lse_s = p.lse_accum[part];
-    if (lse_s == -INFINITY) continue;  // an empty split: its partial is 0 and weighs nothing
-    const float w = expf(lse_s - m);
-    total += w;
-#pragma unroll
-    for (int j = 0; j < MLA_COMBINE_V1_COLS_PER_THREAD; ++j) o[j] += w * p.out_accum[part * MLA_LATENT + tid + j * MLA_COMBINE_V1_THREADS];
-  }
-  const float inv = 1.0f / total;
-#pragma unroll
-  for (int j = 0; j < MLA_COMBINE_V1_COLS_PER_THREAD; ++j) out[tid + j * MLA_COMBINE_V1_THREADS] = bf16_from_float(o[j] * inv);
-  if (tid == 0) p.lse[(b * p.heads + h) * p.q_len + i] = m + logf(total);
-}
-
 }  // namespace
 
 void mla_decode_v1(const MlaDecodeParams& p, cudaStream_t stream) {
@@ -215,8 +176,7 @@ void mla_decode_v1(const MlaDecodeParams& p, cudaStream_t stream) {
   if (p.batch == 0 || rows_total == 0) return;
   const dim3 grid(static_cast<unsigned>(ceil_div<int64_t>(rows_total, ROWS)), static_cast<unsigned>(p.splits), static_cast<unsigned>(p.batch));
   launch_kernel("mla_decode_v1_kernel", mla_decode_v1_kernel, grid, dim3(THREADS), 0, stream, p);
-  launch_kernel("mla_decode_combine_v1_kernel", mla_decode_combine_v1_kernel, dim3(static_cast<unsigned>(p.batch * rows_total)),
-                dim3(MLA_COMBINE_V1_THREADS), 0, stream, p);
+  mla_decode_combine(p, stream);
 }
 
 }  // namespace moekit

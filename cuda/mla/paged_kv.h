@@ -58,6 +58,17 @@ MOEKIT_HD MlaKeyRange mla_split_keys(int64_t len, int splits, int split, int blo
   return {begin, end};
 }
 
+// Keys [0, limit) visible to query row `row` (query token row / heads, head
+// row % heads: the rows of one sequence are its Sq x H query vectors in
+// q's order) of a sequence of `len` keys: all of them, or with causal
+// (aligned bottom-right) those up to position len - q_len + token, clamped
+// into [0, len]; 0: the row sees no key.
+MOEKIT_HD int64_t mla_visible_keys(int64_t row, int heads, int q_len, int64_t len, bool causal) {
+  if (!causal) return len;
+  const int64_t limit = len - q_len + row / heads + 1;
+  return limit < 0 ? 0 : (limit > len ? len : limit);
+}
+
 // The cache row (page · page_size + slot) of position t of a sequence whose
 // block table row is `table`, or -1 when t lies past the table or its page
 // id is outside [0, blocks): such a key is masked, never read.

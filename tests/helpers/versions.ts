@@ -182,6 +182,9 @@ const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } =
     // cuda/mla/decode_v1.cu: SIMT split-KV, f32 dot products and online softmax; every shape the binding
     // admits (Sq <= 128, H <= 1024, B <= 65535), every page size, bf16 and e4m3 caches
     v1: { accumulator: () => 'f32', limits: () => undefined },
+    // cuda/mla/decode_v2.cu: mma.sync (bf16 Q K^T and P V, e4m3 codes widened to bf16 exactly), v1's split-KV
+    // schedule and combine; the same shapes, page sizes and cache formats as v1
+    v2: { accumulator: () => 'tensor-core', limits: () => undefined },
   },
 };
 

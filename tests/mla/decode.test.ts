@@ -180,10 +180,15 @@ const CUDA_CASES: Case[] = [
   { batch: 2, sq: 4, sk: 3, heads: 8, causal: true, pageSize: 32, source: 'tensor', lens: 'varlen' },
 ];
 
-/** The emulated GPU's cost of a case ({@link EMULATED_COST} units): SIMT multiply-adds over 16-row groups and 8-key tiles. */
-function decodeWork(c: Case): number {
-  const groups = Math.ceil((c.sq * c.heads) / 16);
-  return c.batch * groups * (Math.ceil(c.sk / 8) * 8 + 64) * 16 * (HEAD + LATENT) * EMULATED_COST.simtMac;
+/**
+ * The emulated GPU's cost of a case under `version` ({@link EMULATED_COST}
+ * units): v1's SIMT multiply-adds over 16-row groups and 8-key tiles, v2's
+ * mma.sync multiply-adds over 32-row groups and 32-key tiles.
+ */
+function decodeWork(c: Case, version: string): number {
+  const [rows, keys, cost] = version === 'v1' ? [16, 8, EMULATED_COST.simtMac] : [32, 32, EMULATED_COST.tensorCoreMac];
+  const groups = Math.ceil((c.sq * c.heads) / rows);
+  return c.batch * groups * (Math.ceil(c.sk / keys) * keys + 64) * rows * (HEAD + LATENT) * cost;
 }
 
 describe('MLA math (float64 oracles)', () => {
@@ -250,10 +255,10 @@ describe.skipIf(!gpu)(`mla.decode CUDA versions against the CPU twin${gpu ? '' :
     if (gpu) binding().setPoison(gpu.id, false);
   });
   const versions = kernelVersions()['mla.decode'] ?? [];
-  it('has a v1', () => expect(versions.map((v) => v.name)).toContain('v1'));
+  it('has a v1 and a v2', () => expect(versions.map((v) => v.name)).toEqual(expect.arrayContaining(['v1', 'v2'])));
   for (const v of versions) {
     it.each(CUDA_CASES.map((c) => [label(c), c] as const))(`${v.name}: %s`, async (name, c) => {
-      const skip = tooLargeToEmulate(gpu, decodeWork(c));
+      const skip = tooLargeToEmulate(gpu, decodeWork(c, v.name));
       if (skip) return void console.log(`${v.name} ${name}: ${skip}`);
       const host = await prepare(c, cpu);
       const dev = await prepare(c, gpu!);
@@ -292,6 +297,7 @@ describe.skipIf(!gpu)(`mla.decode CUDA versions against the CPU twin${gpu ? '' :
 });
 
 describeUnverifiedEntry('mla.decode', 'v1', 80, 0);
+describeUnverifiedEntry('mla.decode', 'v2', 80, 0);
 
 describe('mla.decode rejects bad input', () => {
   const q = cpu.tensor(bf16Codes(new Float32Array(2 * 1 * 4 * HEAD).fill(0.5)), { shape: [2, 1, 4, HEAD], dtype: 'bf16' });

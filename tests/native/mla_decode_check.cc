@@ -10,7 +10,13 @@
 //   - a position's cache row is page · pageSize + slot of the table's page,
 //     recomputed here from the definition; positions past the table and
 //     page ids outside [0, blocks) give -1 (masked), and no row returned
-//     lies outside [0, blocks · pageSize).
+//     lies outside [0, blocks · pageSize);
+//   - the keys visible to a query row (mla_visible_keys), recomputed from
+//     the definition: all L, or causal (bottom-right) up to L - Sq + token;
+//   - v2's split of a tile over its warps (cuda/mla/decode_config_v2.h):
+//     the m16n8 score fragments cover every (row, key) of the tile once,
+//     the output fragments every (row, column) once, each warp's columns
+//     lie in one e4m3 scale block, and the softmax rows cover the tile once.
 // Run by tests/native/host_checks.test.ts (built into build/checks/).
 #include <algorithm>
 #include <cstdint>
@@ -22,6 +28,7 @@
 
 #include "check_options.h"
 #include "../../cuda/mla/decode_config_v1.h"
+#include "../../cuda/mla/decode_config_v2.h"
 #include "../../cuda/mla/paged_kv.h"
 
 using namespace moekit;
@@ -65,7 +72,7 @@ int main(int argc, char** argv) {
   const int cases = opts.quick ? 3000 : 30000;
 
   // Split ranges, exhaustively for short sequences, then at random.
-  for (int block_n : {1, MLA_DECODE_V1_BLOCK_N, 16, 64}) {
+  for (int block_n : {1, MLA_DECODE_V1_BLOCK_N, 16, mla_decode_v2_config::BLOCK_N, 64}) {
     for (int64_t len = 0; len <= 300; ++len) {
       for (int splits = 1; splits <= 12; ++splits) check_splits(len, splits, block_n);
     }
@@ -114,6 +121,63 @@ int main(int argc, char** argv) {
       if (row != want) fail("cache row of position " + std::to_string(t) + ": " + std::to_string(row) + ", want " + std::to_string(want));
       if (row < -1 || row >= blocks * page_size) fail("cache row outside the cache");
     }
+  }
+
+  // Visible keys of a query row.
+  for (int i = 0; i < cases; ++i) {
+    const int heads = static_cast<int>(uniform(1, 130));
+    const int q_len = static_cast<int>(uniform(1, 8));
+    const int64_t len = uniform(0, 300);
+    const bool causal = uniform(0, 1) == 1;
+    const int64_t row = uniform(0, int64_t{heads} * q_len - 1);
+    const int64_t token = row / heads;
+    int64_t want = 0;
+    for (int64_t t = 0; t < len; ++t) {
+      if (!causal || t <= len - q_len + token) want = t + 1;  // keys are visible from 0 up to the last visible one
+    }
+    const int64_t got = mla_visible_keys(row, heads, q_len, len, causal);
+    if (got != want) fail("visible keys of row " + std::to_string(row) + " (H " + std::to_string(heads) + ", Sq " + std::to_string(q_len) + ", L " +
+                          std::to_string(len) + (causal ? ", causal" : "") + "): " + std::to_string(got) + ", want " + std::to_string(want));
+  }
+
+  // v2: which fragment of a tile each warp and lane computes.
+  {
+    namespace v2 = mla_decode_v2_config;
+    std::vector<int> scores(v2::BLOCK_M * v2::BLOCK_N, 0);
+    std::vector<int> outputs(v2::BLOCK_M * MLA_LATENT, 0);
+    std::vector<int> softmax(v2::BLOCK_M, 0);
+    for (int warp = 0; warp < v2::NUM_WARPS; ++warp) {
+      const RowCol st = v2::s_tile_of(warp);
+      const int col0 = v2::o_col0_of(warp);
+      if (col0 / v2::LATENT_BLOCK != (col0 + v2::O_COLS_PER_WARP - 1) / v2::LATENT_BLOCK || v2::o_scale_block_of(warp) != col0 / v2::LATENT_BLOCK) {
+        fail("v2 warp " + std::to_string(warp) + "'s output columns straddle e4m3 scale blocks");
+      }
+      for (int r = 0; r < v2::SOFTMAX_ROWS; ++r) {
+        const int row = v2::softmax_row0_of(warp) + r;
+        if (row < 0 || row >= v2::BLOCK_M) fail("v2 softmax row outside the tile");
+        else ++softmax[static_cast<size_t>(row)];
+      }
+      for (int lane = 0; lane < WARP_SIZE; ++lane) {
+        for (int e = 0; e < 4; ++e) {
+          const RowCol c = mma_c_coord(lane, e);
+          const int sr = st.row + c.row;
+          const int sn = st.col + c.col;
+          if (sr < 0 || sr >= v2::BLOCK_M || sn < 0 || sn >= v2::BLOCK_N) fail("v2 score fragment outside the tile");
+          else ++scores[static_cast<size_t>(sr * v2::BLOCK_N + sn)];
+          for (int i = 0; i < v2::M_FRAGS; ++i) {
+            for (int j = 0; j < v2::O_N_FRAGS; ++j) {
+              const int orow = i * MMA_M + c.row;
+              const int ocol = col0 + j * MMA_N + c.col;
+              if (orow >= v2::BLOCK_M || ocol >= MLA_LATENT) fail("v2 output fragment outside the tile");
+              else ++outputs[static_cast<size_t>(orow * MLA_LATENT + ocol)];
+            }
+          }
+        }
+      }
+    }
+    if (std::any_of(scores.begin(), scores.end(), [](int n) { return n != 1; })) fail("v2 score fragments do not cover the tile exactly once");
+    if (std::any_of(outputs.begin(), outputs.end(), [](int n) { return n != 1; })) fail("v2 output fragments do not cover the tile exactly once");
+    if (std::any_of(softmax.begin(), softmax.end(), [](int n) { return n != 1; })) fail("v2 softmax rows do not cover the tile exactly once");
   }
 
   if (g_failures) {

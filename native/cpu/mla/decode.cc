@@ -1,8 +1,8 @@
-// mla.decode on the CPU: the reference for cuda/mla/decode_v1.cu (see
-// native/ops/mla/decode.h). Straight loops per (sequence, query token,
-// head): scores, softmax and the weighted sum of the latent all in double
-// (the cache row decoded exactly to float first: bf16, or e4m3 code ·
-// scale in f32 as the kernels compute it), then out rounded once to bf16
+// mla.decode on the CPU: the reference for cuda/mla/decode_v1.cu and
+// decode_v2.cu (see native/ops/mla/decode.h). Straight loops per (sequence,
+// query token, head): scores, softmax and the weighted sum of the latent all
+// in double (the cache row decoded exactly to float first: bf16, or e4m3
+// code · scale in f32 as v1 computes it), then out rounded once to bf16
 // and lse once to f32. It checks the device data the binding cannot see
 // (lengths, page ids) and fails the queued work on bad values. Threads over
 // the (sequence, query token) pairs.

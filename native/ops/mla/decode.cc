@@ -26,6 +26,8 @@ const std::vector<KernelVersion<MlaDecodeParams>>& mla_decode_versions() {
 #ifdef MOEKIT_WITH_CUDA
       {"v1", "SIMT flash-decoding: split-KV over the SMs, f32 online softmax, a combine kernel", 80, 0, "", "", "sm80,sm89,sm90a",
        always_supported<MlaDecodeParams>, mla_decode_v1},
+      {"v2", "mma.sync tensor cores: 32 query rows x 32-key tiles, e4m3 widened to bf16 in shared memory, v1's split-KV and combine", 80, 0,
+       "", "", "sm80,sm89,sm90a", always_supported<MlaDecodeParams>, mla_decode_v2},
 #endif
   };
   return versions;
@@ -99,7 +101,10 @@ Napi::Value decode(const Napi::CallbackInfo& info) {
   TensorRef lse_accum;
   if (device.kind() == DeviceKind::Cuda && B > 0) {
     // Split-KV partials (cuda/mla/paged_kv.h): the split count from sizes
-    // the host knows, so no call waits for the lengths.
+    // the host knows, so no call waits for the lengths. It is fixed before
+    // dispatch picks a version, so every version gets the same count (from
+    // v1's 16-row groups; v2's blocks take 32 rows, so it launches about
+    // half as many blocks per split).
     const int64_t row_groups = ceil_div<int64_t>(Sq * H, MLA_DECODE_V1_ROWS);
     p.splits = mla_decode_splits(B, row_groups, max_pages * page_size, device.info().sm_count);
     out_accum = allocate_tensor(device, DType::F32, {B, p.splits, Sq * H, MLA_LATENT}, op, "the split-KV partial outputs");

@@ -17,15 +17,19 @@
 //   CPU twin: a length outside [0, max_pages · page_size], or a page id
 //             outside [0, blocks) among the pages a length covers, fails
 //             the queued work with a message naming seqLens or blockTable;
-//   CUDA v1:  lengths are clamped into [0, max_pages · page_size] and a key
+//   CUDA:     lengths are clamped into [0, max_pages · page_size] and a key
 //             on a page id outside [0, blocks) is masked: the kernels never
 //             read outside the cache.
 //
 //   v1: SIMT flash-decoding: split-KV over a (row group, split, sequence)
 //       grid, online softmax in f32 (expf), then a combine kernel merging
 //       the splits' partial out/lse. Any sm >= 80.
+//   v2: the same schedule and combine with mma.sync tensor cores (bf16
+//       operands, f32 accumulators): S = Q K^T and O += P V per tile of 32
+//       keys for 32 query rows. Any sm >= 80.
 //
-//   kernels:  cuda/mla/decode_v1.cu (tiles: cuda/mla/decode_config_v1.h,
+//   kernels:  cuda/mla/decode_v1.cu, decode_v2.cu, decode_combine.cu
+//             (tiles: cuda/mla/decode_config_v1.h, decode_config_v2.h;
 //             schedule and page addressing: cuda/mla/paged_kv.h)
 //   CPU twin: native/cpu/mla/decode.cc
 //   tests:    tests/mla/decode.test.ts
@@ -63,5 +67,9 @@ struct MlaDecodeParams {
 
 void mla_decode_cpu(const MlaDecodeParams& p);
 void mla_decode_v1(const MlaDecodeParams& p, cudaStream_t stream);
+void mla_decode_v2(const MlaDecodeParams& p, cudaStream_t stream);
+// The CUDA versions' second kernel: merges the splits' partials of
+// out_accum / lse_accum into out and lse (cuda/mla/decode_combine.cu).
+void mla_decode_combine(const MlaDecodeParams& p, cudaStream_t stream);
 
 }  // namespace moekit
