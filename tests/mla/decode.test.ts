@@ -2,8 +2,9 @@
 // (float64, same weights: checks the absorption math the API relies on), the
 // CPU twin against a float64 oracle of the absorbed attention, every CUDA
 // version against the CPU twin (or the emulated GPU); varlen, causal, zero
-// lengths, NaN in unused slots, shuffled block tables, page sizes 16/32/64,
-// bf16 and e4m3 caches, plain bf16 cache tensors; bad input.
+// lengths, NaN in unused slots, shuffled block tables, page sizes 16/32/64
+// (and 48 on CUDA, 1 and 3 on the CPU), bf16 and e4m3 caches, plain bf16
+// cache tensors; bad input.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { binding } from '../../lib/binding.js';
@@ -167,7 +168,8 @@ const CPU_CASES: Case[] = [];
 
 // Kept small for the emulated GPU (its whole budget for this file is about a
 // minute per profile); they still cover split counts above 1, empty splits,
-// partial tiles, every page size and both cache formats.
+// partial tiles and row groups, page sizes 16, 32, 48 and 64, and both
+// cache formats.
 const CUDA_CASES: Case[] = [
   { batch: 1, sq: 1, sk: 1, heads: 1, causal: false, pageSize: 16, source: 'tensor', lens: 'full' },
   { batch: 2, sq: 2, sk: 20, heads: 16, causal: true, pageSize: 32, source: 'bf16', lens: 'varlen' },
@@ -178,6 +180,9 @@ const CUDA_CASES: Case[] = [
   { batch: 2, sq: 1, sk: 1000, heads: 16, causal: false, pageSize: 64, source: 'tensor', lens: 'varlen' },
   { batch: 3, sq: 2, sk: 0, heads: 4, causal: true, pageSize: 16, source: 'tensor', lens: 'full' },
   { batch: 2, sq: 4, sk: 3, heads: 8, causal: true, pageSize: 32, source: 'tensor', lens: 'varlen' },
+  // 33 query rows (a partial second row group of v2) over an e4m3 cache; a page size that 32-key tiles straddle unevenly.
+  { batch: 3, sq: 3, sk: 75, heads: 11, causal: true, pageSize: 16, source: 'e4m3', lens: 'zeros' },
+  { batch: 2, sq: 1, sk: 200, heads: 8, causal: false, pageSize: 48, source: 'bf16', lens: 'varlen' },
 ];
 
 /**
