@@ -26,6 +26,21 @@ std::array<float, 256> decode_table(DType format) {
   return t;
 }
 
+// Σ over K blocks kb of (Σ_{k in kb} a[k]·b[k]) · a_scales[i, kb] · b_scales[j / 128, kb]:
+// row i of A and row j of B (decoded), each block summed on its own in double.
+double block_scaled_dot(const Fp8GemmParams& p, const float* a, const float* b, int64_t i, int64_t j) {
+  const float* sb = &p.b_scales[(j / FP8_SCALE_BLOCK) * p.scale_k];
+  double acc = 0.0;
+  for (int64_t kb = 0; kb < p.scale_k; ++kb) {
+    const int64_t k0 = kb * FP8_SCALE_BLOCK;
+    const int64_t k1 = std::min(p.k, k0 + FP8_SCALE_BLOCK);
+    double block = 0.0;
+    for (int64_t kk = k0; kk < k1; ++kk) block += static_cast<double>(a[kk] * b[kk]);
+    acc += block * static_cast<double>(p.a_scales[i * p.scale_k + kb]) * static_cast<double>(sb[kb]);
+  }
+  return acc;
+}
+
 }  // namespace
 
 void fp8_gemm_cpu(const Fp8GemmParams& p) {
@@ -38,23 +53,17 @@ void fp8_gemm_cpu(const Fp8GemmParams& p) {
   });
   if (p.gated) {
     // C[i, j] = silu(gate) * up of the block-scaled products with B rows j and n + j.
-    const auto product = [&](int64_t i, int64_t j) {
-      const float* sb = &p.b_scales[(j / FP8_SCALE_BLOCK) * p.scale_k];
-      double acc = 0.0;
-      for (int64_t kb = 0; kb < p.scale_k; ++kb) {
-        const int64_t k0 = kb * FP8_SCALE_BLOCK;
-        const int64_t k1 = std::min(p.k, k0 + FP8_SCALE_BLOCK);
-        double block = 0.0;
-        for (int64_t kk = k0; kk < k1; ++kk) block += static_cast<double>(a[static_cast<size_t>(i * p.k + kk)] * b_table[p.b[j * p.k + kk]]);
-        acc += block * static_cast<double>(p.a_scales[i * p.scale_k + kb]) * static_cast<double>(sb[kb]);
-      }
-      return acc;
-    };
     parallel_for(p.m, 1, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        for (int64_t j = 0; j < p.n; ++j) {
-          const double g = product(i, j);
-          const double v = g / (1.0 + std::exp(-g)) * product(i, p.n + j);
+      std::vector<float> gate(static_cast<size_t>(p.k)), up(static_cast<size_t>(p.k));
+      for (int64_t j = 0; j < p.n; ++j) {
+        for (int64_t kk = 0; kk < p.k; ++kk) {
+          gate[static_cast<size_t>(kk)] = b_table[p.b[j * p.k + kk]];
+          up[static_cast<size_t>(kk)] = b_table[p.b[(p.n + j) * p.k + kk]];
+        }
+        for (int64_t i = i0; i < i1; ++i) {
+          const float* ai = &a[static_cast<size_t>(i * p.k)];
+          const double g = block_scaled_dot(p, ai, gate.data(), i, j);
+          const double v = g / (1.0 + std::exp(-g)) * block_scaled_dot(p, ai, up.data(), i, p.n + j);
           store_from_double(p.c, p.c_dtype, i * p.n + j, p.row_scale ? v * p.row_scale[i] : v);
         }
       }
@@ -73,16 +82,7 @@ void fp8_gemm_cpu(const Fp8GemmParams& p) {
       for (int64_t i = 0; i < p.m; ++i) {
         const float* ai = &a[static_cast<size_t>(i * p.k)];
         for (int64_t j = n0; j < n1; ++j) {
-          const float* bj = &b[static_cast<size_t>((j - n0) * p.k)];
-          const float* sb = &p.b_scales[(j / FP8_SCALE_BLOCK) * p.scale_k];
-          double acc = 0.0;
-          for (int64_t kb = 0; kb < p.scale_k; ++kb) {
-            const int64_t k0 = kb * FP8_SCALE_BLOCK;
-            const int64_t k1 = std::min(p.k, k0 + FP8_SCALE_BLOCK);
-            double block = 0.0;
-            for (int64_t kk = k0; kk < k1; ++kk) block += static_cast<double>(ai[kk] * bj[kk]);
-            acc += block * static_cast<double>(p.a_scales[i * p.scale_k + kb]) * static_cast<double>(sb[kb]);
-          }
+          const double acc = block_scaled_dot(p, ai, &b[static_cast<size_t>((j - n0) * p.k)], i, j);
           store_from_double(p.c, p.c_dtype, i * p.n + j, p.row_scale ? acc * p.row_scale[i] : acc);
         }
       }
