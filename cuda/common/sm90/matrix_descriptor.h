@@ -65,5 +65,17 @@ MOEKIT_HD constexpr uint64_t kmajor_sw128_descriptor(uint32_t smem_address) {
       MatrixDescriptorFields{smem_address, KMAJOR_SW128_LBO, KMAJOR_SW128_SBO, 0, DescriptorSwizzle::B128});
 }
 
+// Descriptor of an MN-major ("transposed", imm-trans = 1) 128B-swizzled
+// 16-bit operand: atoms of 8 K rows x 64 MN elements (one 128-byte swizzle
+// row each, the layout TMA writes for a box of 64 16-bit columns), the
+// leading byte offset `mn_atom_bytes` between atoms along MN and the stride
+// byte offset `k_atom_bytes` between 8-row groups along K (the PTX ISA's
+// canonical MN-major layout ((T, m), (8, k)) : ((1, LBO), (T, SBO))).
+// `smem_address` must start an 8-row group on a 1024-byte boundary.
+MOEKIT_HD constexpr uint64_t mnmajor_sw128_descriptor(uint32_t smem_address, uint32_t mn_atom_bytes, uint32_t k_atom_bytes) {
+  return make_matrix_descriptor(
+      MatrixDescriptorFields{smem_address, mn_atom_bytes, k_atom_bytes, 0, DescriptorSwizzle::B128});
+}
+
 }  // namespace sm90
 }  // namespace moekit

@@ -91,10 +91,15 @@ struct MbarrierState {
   std::vector<PendingTma> pending;
 };
 
+// The wgmma kinds the emulation computes.
+enum class WgmmaKind { E4M3, BF16 };
+
 struct WgmmaOp {
+  WgmmaKind kind = WgmmaKind::E4M3;
   int n = 0;
   uint64_t desc_a = 0, desc_b = 0;
   bool scale_d = false;
+  int trans_a = 0, trans_b = 0;    // bf16: the imm-trans immediates
   std::vector<float*> d;           // each thread's registers
   std::vector<float> d_in;         // their values at issue (64 x n), when no earlier op in flight writes them
   bool chained = false;            // an earlier op in flight writes the same registers: use its result

@@ -73,6 +73,9 @@ void wgmma_wait(int pending, const char* site);
 // wgmma.mma_async m64n{n}k32 f32.e4m3.e4m3, A and B from descriptors; `d` is
 // this thread's n / 2 accumulator registers.
 void wgmma_e4m3(int n, float* d, uint64_t desc_a, uint64_t desc_b, bool scale_d, const char* site);
+// wgmma.mma_async m64n{n}k16 f32.bf16.bf16, A and B from descriptors with
+// the imm-trans-a / imm-trans-b immediates (0 K-major, 1 MN-major).
+void wgmma_bf16(int n, float* d, uint64_t desc_a, uint64_t desc_b, bool scale_d, int trans_a, int trans_b, const char* site);
 
 void setmaxnreg(bool increase, uint32_t registers, const char* site);
 

@@ -226,11 +226,21 @@ class OperandReplay : public ptx::SharedMemory {
 };
 
 struct WgmmaLane {
+  WgmmaKind kind;
   int n;
   float* d;
   uint64_t desc_a, desc_b;
   bool scale_d;
+  int trans_a, trans_b;
 };
+
+// The product of one op, by kind.
+bool compute_wgmma(const WgmmaOp& op, bool scale_d, ptx::SharedMemory& smem, float* acc, std::string* why) {
+  if (op.kind == WgmmaKind::BF16) {
+    return ptx::wgmma_m64nk16_bf16(op.n, op.desc_a, op.desc_b, scale_d, op.trans_a, op.trans_b, smem, acc, why);
+  }
+  return ptx::wgmma_m64nk32_e4m3(op.n, op.desc_a, op.desc_b, scale_d, smem, acc, why);
+}
 
 struct WgmmaContext {
   uint32_t warpgroup;
@@ -242,15 +252,19 @@ void run_wgmma_issue(void* const* data, uint32_t count, void* context) {
   Block& b = *current_block();
   const auto* first = static_cast<WgmmaLane*>(data[0]);
   WgmmaOp op;
+  op.kind = first->kind;
   op.n = first->n;
   op.desc_a = first->desc_a;
   op.desc_b = first->desc_b;
   op.scale_d = first->scale_d;
+  op.trans_a = first->trans_a;
+  op.trans_b = first->trans_b;
   for (uint32_t t = 0; t < count; ++t) {
     const auto* l = static_cast<WgmmaLane*>(data[t]);
-    if (l->n != op.n || l->desc_a != op.desc_a || l->desc_b != op.desc_b || l->scale_d != op.scale_d) {
+    if (l->kind != op.kind || l->n != op.n || l->desc_a != op.desc_a || l->desc_b != op.desc_b || l->scale_d != op.scale_d ||
+        l->trans_a != op.trans_a || l->trans_b != op.trans_b) {
       misuse(ctx.site, "the threads of warpgroup " + std::to_string(ctx.warpgroup) +
-                           " issue different wgmmas (shape, descriptors or scale-d differ; they must be identical)");
+                           " issue different wgmmas (type, shape, descriptors, scale-d or transposes differ; they must be identical)");
     }
     op.d.push_back(l->d);
   }
@@ -267,7 +281,7 @@ void run_wgmma_issue(void* const* data, uint32_t count, void* context) {
     OperandRecorder recorder(proxy, clock, view.data(), &op.operands);
     std::vector<float> scratch(static_cast<size_t>(64) * op.n, 0.0f);
     std::string why;
-    check_ptx(ptx::wgmma_m64nk32_e4m3(op.n, op.desc_a, op.desc_b, false, recorder, scratch.data(), &why), ctx.site, why);
+    check_ptx(compute_wgmma(op, false, recorder, scratch.data(), &why), ctx.site, why);
   }
   WarpgroupAsync& wg = b.wgmma[ctx.warpgroup];
   const auto writes_same = [&](const std::vector<WgmmaOp>& ops) {
@@ -332,7 +346,7 @@ void run_wgmma_wait(void* const*, uint32_t, void* context) {
       completed = std::max(completed, op.read_clock);
       OperandReplay smem(op.operands);
       std::string why;
-      check_ptx(ptx::wgmma_m64nk32_e4m3(op.n, op.desc_a, op.desc_b, op.scale_d, smem, acc.data(), &why), ctx.site, why);
+      check_ptx(compute_wgmma(op, op.scale_d, smem, acc.data(), &why), ctx.site, why);
       for (uint32_t t = 0; t < 128; ++t) {
         for (int r = 0; r < regs; ++r) {
           int row = 0, col = 0;
@@ -556,7 +570,16 @@ void wgmma_fence(const char*) {}
 void wgmma_e4m3(int n, float* d, uint64_t desc_a, uint64_t desc_b, bool scale_d, const char* site) {
   const std::vector<uint32_t>& members = warpgroup_threads(site);
   const uint32_t wg = current_thread()->tid / 128;
-  WgmmaLane lane{n, d, desc_a, desc_b, scale_d};
+  WgmmaLane lane{WgmmaKind::E4M3, n, d, desc_a, desc_b, scale_d, 0, 0};
+  WgmmaContext ctx{wg, site};
+  collective(current_block()->warpgroup_collectives[wg], members, current_thread()->tid % 128, 0, "wgmma.mma_async", site,
+             &lane, run_wgmma_issue, &ctx);
+}
+
+void wgmma_bf16(int n, float* d, uint64_t desc_a, uint64_t desc_b, bool scale_d, int trans_a, int trans_b, const char* site) {
+  const std::vector<uint32_t>& members = warpgroup_threads(site);
+  const uint32_t wg = current_thread()->tid / 128;
+  WgmmaLane lane{WgmmaKind::BF16, n, d, desc_a, desc_b, scale_d, trans_a, trans_b};
   WgmmaContext ctx{wg, site};
   collective(current_block()->warpgroup_collectives[wg], members, current_thread()->tid % 128, 0, "wgmma.mma_async", site,
              &lane, run_wgmma_issue, &ctx);

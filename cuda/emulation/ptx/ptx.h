@@ -71,6 +71,11 @@ MatrixDescriptor decode_descriptor(uint64_t desc);
 // layout field, rejected read).
 bool wgmma_m64nk32_e4m3(int n, uint64_t desc_a, uint64_t desc_b, bool scale_d, SharedMemory& smem, float* acc,
                         std::string* why);
+// wgmma.mma_async.sync.aligned.m64n{n}k16.f32.bf16.bf16 with A and B from
+// descriptors; trans_a / trans_b are the imm-trans immediates (0 K-major,
+// 1 MN-major). acc as above.
+bool wgmma_m64nk16_bf16(int n, uint64_t desc_a, uint64_t desc_b, bool scale_d, int trans_a, int trans_b, SharedMemory& smem,
+                        float* acc, std::string* why);
 // Where register `reg` of warpgroup thread `thread` (0..127) sits in the
 // 64 x n accumulator.
 void wgmma_accumulator_coord(int n, int thread, int reg, int* row, int* col);

@@ -13,6 +13,8 @@
 //   - wgmma m64nNk32 e4m3 from K-major 128B (64B, 32B) swizzled images
 //     placed by the element formula, K-stepped, scale-d off and on, against
 //     a double matmul; the accumulator map is a bijection onto 64 x n;
+//   - wgmma m64nNk16 bf16 with K-major and MN-major (imm-trans) operands
+//     from the canonical layouts' element formulas, and a literal point;
 //   - cuTensorMapEncodeTiled: every argument rule refused once (and its
 //     edge accepted); tile loads of boxes partly or wholly out of bounds
 //     (zero and NaN fill, swizzled placement, full box bytes);
@@ -568,6 +570,130 @@ void check_wgmma(std::mt19937_64& rng) {
   }
 }
 
+// ---- 6b. wgmma bf16 -----------------------------------------------------------------------------------------
+// m64nNk16 bf16 from images placed by the ISA's canonical layouts, written
+// here from the table (T = span / 2 elements per swizzle row):
+//   K-major  element (r, k):  swizzle(start + (r/8) SBO + (r%8) span + 2k)
+//   MN-major element (mn, k): swizzle(start + (mn/T) LBO + (k/8) SBO + (k%8) span + 2 (mn%T))
+// Four K-stepped instructions (K = 64): a K-major start moves 32 bytes
+// along the row, an MN-major one two 8-row groups (2 SBO).
+void place_bf16(FakeShared& smem, bool mn_major, uint32_t start, uint32_t lbo, uint32_t sbo, int span, int rows, int K,
+                const std::vector<uint16_t>& m) {
+  const int T = span / 2;
+  for (int r = 0; r < rows; ++r) {
+    for (int k = 0; k < K; ++k) {
+      const uint32_t linear = mn_major ? start + (r / T) * lbo + (k / 8) * sbo + (k % 8) * span + 2 * (r % T)
+                                       : start + (r / 8) * sbo + (r % 8) * span + 2 * k;
+      const uint32_t a = xor_swizzle(linear, span);
+      smem.bytes[a] = static_cast<uint8_t>(m[r * K + k] & 0xFF);
+      smem.bytes[a + 1] = static_cast<uint8_t>(m[r * K + k] >> 8);
+    }
+  }
+}
+
+uint16_t random_bf16(std::mt19937_64& rng) {
+  std::uniform_real_distribution<float> dist(-4.0f, 4.0f);
+  const __nv_bfloat16 b = __float2bfloat16(dist(rng));
+  uint16_t bits;
+  std::memcpy(&bits, &b, 2);
+  return bits;
+}
+
+void check_wgmma_bf16_case(int n, int span, int trans_a, int trans_b, bool from_zero, std::mt19937_64& rng) {
+  const int K = 64;
+  const uint32_t layout = span == 128 ? 1 : span == 64 ? 2 : 3;
+  FakeShared smem(0x20000);
+  for (uint8_t& x : smem.bytes) x = 0xFF;  // NaN wherever nothing was placed
+  std::vector<uint16_t> A(64 * K), B(n * K);
+  for (uint16_t& x : A) x = random_bf16(rng);
+  for (uint16_t& x : B) x = random_bf16(rng);
+  // K-major operands are one 128B row of K = 64 values (as the kernels hold them); MN-major ones use `span`,
+  // their MN atoms placed after all eight 8-row K groups.
+  const uint32_t a_start = 0x1000, b_start = 0x10000;
+  const uint32_t a_sbo = trans_a ? 8 * span : 8 * 128;
+  const uint32_t a_lbo = trans_a ? (K / 8) * 8 * span : 0;  // MN atoms after all K groups
+  const uint32_t b_sbo = trans_b ? 8 * span : 8 * 128;
+  const uint32_t b_lbo = trans_b ? (K / 8) * 8 * span : 0;
+  place_bf16(smem, trans_a, a_start, a_lbo, a_sbo, trans_a ? span : 128, 64, K, A);
+  place_bf16(smem, trans_b, b_start, b_lbo, b_sbo, trans_b ? span : 128, n, K, B);
+  std::uniform_real_distribution<float> cdist(-100.0f, 100.0f);
+  std::vector<float> C(64 * n), acc(64 * n);
+  for (size_t i = 0; i < C.size(); ++i) acc[i] = C[i] = cdist(rng);
+  const std::string what = format("wgmma m64n%dk16 bf16 %dB A %s B %s%s", n, span, trans_a ? "MN" : "K", trans_b ? "MN" : "K",
+                                  from_zero ? " scale-d off" : " scale-d on");
+  for (int step = 0; step < K / 16; ++step) {
+    const uint32_t as = trans_a ? a_start + 2 * a_sbo * step : a_start + 32 * step;
+    const uint32_t bs = trans_b ? b_start + 2 * b_sbo * step : b_start + 32 * step;
+    const uint64_t da = encode_descriptor(as, a_lbo, a_sbo, 0, trans_a ? layout : 1);
+    const uint64_t db = encode_descriptor(bs, b_lbo, b_sbo, 0, trans_b ? layout : 1);
+    std::string why;
+    if (!ptx::wgmma_m64nk16_bf16(n, da, db, !(from_zero && step == 0), trans_a, trans_b, smem, acc.data(), &why)) {
+      expect(false, what.c_str(), "refused: " + why);
+      return;
+    }
+  }
+  for (int r = 0; r < 64; ++r) {
+    for (int c = 0; c < n; ++c) {
+      double sum = from_zero ? 0.0 : C[r * n + c];
+      double magnitude = std::fabs(sum);
+      for (int k = 0; k < K; ++k) {
+        const double p = static_cast<double>(cuda_decode(Format::BF16, A[r * K + k])) * cuda_decode(Format::BF16, B[c * K + k]);
+        sum += p;
+        magnitude += std::fabs(p);
+      }
+      const double tol = (K + 2) * std::ldexp(magnitude, -24) + 1e-30;
+      const double got = acc[r * n + c];
+      if (!(std::fabs(got - sum) <= tol))
+        expect(false, what.c_str(), format("D[%d][%d] = %.9g, expected %.9g (tol %.3g)", r, c, got, sum, tol));
+      else
+        ++g_checks;
+    }
+  }
+}
+
+void check_wgmma_bf16(std::mt19937_64& rng) {
+  for (int n : {8, 64, 256}) {
+    for (int tb : {0, 1}) {
+      check_wgmma_bf16_case(n, 128, 0, tb, true, rng);
+      check_wgmma_bf16_case(n, 128, 0, tb, false, rng);
+    }
+  }
+  check_wgmma_bf16_case(64, 128, 1, 1, false, rng);
+  check_wgmma_bf16_case(32, 64, 0, 1, false, rng);
+  check_wgmma_bf16_case(16, 32, 1, 1, true, rng);
+
+  // A literal point: MN-major 128B, element (mn 9, k 3) of B alone nonzero
+  // (2.0), A all 1.0: column 9 of D is 2, the rest 0. Linear address
+  // 0x4000 + 3 * 128 + 2 * 9 = 0x4192; its line is 3, so chunk 1 moves to
+  // chunk 1 ^ 3 = 2: the bytes sit at 0x41A2.
+  FakeShared smem(0x10000);
+  for (int r = 0; r < 64; ++r)
+    for (int k = 0; k < 16; ++k) {
+      const uint32_t a = xor_swizzle(0x1000 + (r / 8) * 1024 + (r % 8) * 128 + 2 * k, 128);
+      smem.bytes[a] = 0x80;
+      smem.bytes[a + 1] = 0x3F;  // bf16 1.0
+    }
+  smem.bytes[0x41A2] = 0x00;
+  smem.bytes[0x41A3] = 0x40;  // bf16 2.0
+  std::vector<float> acc(64 * 16, 7.0f);
+  std::string why;
+  const bool ok = ptx::wgmma_m64nk16_bf16(16, encode_descriptor(0x1000, 0, 1024, 0, 1), encode_descriptor(0x4000, 8192, 1024, 0, 1),
+                                          false, 0, 1, smem, acc.data(), &why);
+  bool right = ok;
+  for (int r = 0; r < 64 && right; ++r)
+    for (int c = 0; c < 16; ++c) right = right && acc[r * 16 + c] == (c == 9 ? 2.0f : 0.0f);
+  expect(right, "wgmma bf16 MN-major literal point", ok ? "wrong product" : why);
+  // Refusals: a transpose immediate outside {0, 1}, layout none.
+  why.clear();
+  expect(!ptx::wgmma_m64nk16_bf16(16, encode_descriptor(0x1000, 0, 1024, 0, 1), encode_descriptor(0x4000, 8192, 1024, 0, 1), false,
+                                  0, 2, smem, acc.data(), &why) && why.find("imm-trans") != std::string::npos,
+         "wgmma bf16 refusal", "trans 2: " + why);
+  why.clear();
+  expect(!ptx::wgmma_m64nk16_bf16(16, encode_descriptor(0x1000, 0, 1024, 0, 1), encode_descriptor(0x4000, 8192, 1024, 0, 0), false,
+                                  0, 1, smem, acc.data(), &why) && why.find("not supported") != std::string::npos,
+         "wgmma bf16 refusal", "layout none: " + why);
+}
+
 void check_accumulator_coord() {
   for (int n = 8; n <= 256; n += 8) {
     std::vector<int> seen(64 * n, 0);
@@ -941,6 +1067,7 @@ int main(int argc, char** argv) {
   check_swizzle();
   check_descriptors(rng, trials * 10);
   check_wgmma(rng);
+  check_wgmma_bf16(rng);
   check_accumulator_coord();
   check_tensor_map_encode();
   check_tma(rng);
