@@ -16,7 +16,7 @@
 //       expf), and each thread scales and accumulates its output columns
 //       for every row in registers. It writes the split's normalised
 //       partial out and its lse (-inf when it saw no key) in f32.
-//       The combine kernel (decode_combine.cu, shared with v2) merges the
+//       The combine kernel (decode_combine.cu, shared with v2 and v3) merges the
 //       splits' partials by their lse.
 //   v2: mma.sync tensor cores, any sm >= 80: cuda/mla/decode_v2.cu.
 #include <cuda_runtime.h>

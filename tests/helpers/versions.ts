@@ -185,6 +185,11 @@ const CONTRACTS: { [Op in VersionedOp]: Record<string, Contract<CallOf[Op]>> } =
     // cuda/mla/decode_v2.cu: mma.sync (bf16 Q K^T and P V, e4m3 codes widened to bf16 exactly), v1's split-KV
     // schedule and combine; the same shapes, page sizes and cache formats as v1
     v2: { accumulator: () => 'tensor-core', limits: () => undefined },
+    // cuda/mla/sm90/decode_v3.cu: wgmma bf16 (P rounded to bf16 for P · V), TMA page loads; bf16 caches of page size 64 only
+    v3: {
+      accumulator: () => 'tensor-core',
+      limits: (c) => (c.dtype !== 'bf16' ? /the cache must be bf16/ : c.pageSize !== 64 ? /the page size must be 64/ : undefined),
+    },
   },
 };
 

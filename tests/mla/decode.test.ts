@@ -26,7 +26,7 @@ import {
   slotOf,
 } from '../helpers/mla_oracle.js';
 import { rng } from '../helpers/rng.js';
-import { describeUnverifiedEntry, runPerContract, smOf } from '../helpers/versions.js';
+import { describeUnverifiedEntry, expectedRefusal, runPerContract, smOf } from '../helpers/versions.js';
 
 const cpu = device('cpu');
 const gpu = cudaDevice();
@@ -183,14 +183,24 @@ const CUDA_CASES: Case[] = [
   // 33 query rows (a partial second row group of v2) over an e4m3 cache; a page size that 32-key tiles straddle unevenly.
   { batch: 3, sq: 3, sk: 75, heads: 11, causal: true, pageSize: 16, source: 'e4m3', lens: 'zeros' },
   { batch: 2, sq: 1, sk: 200, heads: 8, causal: false, pageSize: 48, source: 'bf16', lens: 'varlen' },
+  // Enough blocks (B · Sq·H / 16 >= 2 · 132) for one split per sequence, so a
+  // split walks two pages and the online softmax rescales across them (v3:
+  // one page per key tile); NaN in the unused slots of the last page.
+  { batch: 33, sq: 2, sk: 128, heads: 64, causal: true, pageSize: 64, source: 'tensor', lens: 'varlen' },
 ];
 
 /**
  * The emulated GPU's cost of a case under `version` ({@link EMULATED_COST}
  * units): v1's SIMT multiply-adds over 16-row groups and 8-key tiles, v2's
- * mma.sync multiply-adds over 32-row groups and 32-key tiles.
+ * mma.sync multiply-adds over 32-row groups and 32-key tiles, v3's wgmma
+ * multiply-adds over 64-row groups and 64-key pages (both math warpgroups'
+ * scores, P · V).
  */
 function decodeWork(c: Case, version: string): number {
+  if (version === 'v3') {
+    const pages = Math.ceil(c.sk / 64) + 1;
+    return c.batch * Math.ceil((c.sq * c.heads) / 64) * pages * 64 * 64 * (2 * HEAD + LATENT) * EMULATED_COST.tensorCoreMac;
+  }
   const [rows, keys, cost] = version === 'v1' ? [16, 8, EMULATED_COST.simtMac] : [32, 32, EMULATED_COST.tensorCoreMac];
   const groups = Math.ceil((c.sq * c.heads) / rows);
   return c.batch * groups * (Math.ceil(c.sk / keys) * keys + 64) * rows * (HEAD + LATENT) * cost;
@@ -281,28 +291,36 @@ describe.skipIf(!gpu)(`mla.decode CUDA versions against the CPU twin${gpu ? '' :
     });
 
     it(`${v.name}: never reads outside the cache for bad page ids and lengths (masked and clamped)`, async () => {
-      // Page ids past the cache and negative, a length past the table, a negative length.
+      // Page ids past the cache and negative, a length past the table, a
+      // negative length; pages of 16 keys, or 64 where the version takes no other.
+      const page = expectedRefusal('mla.decode', v.name, { batch: 4, sq: 1, heads: 2, pageSize: 16, dtype: 'bf16', sm: smOf(gpu!.info) }) ? 64 : 16;
       using q = gpu!.tensor(bf16Codes(bf16Randn(rng('bad q'), 4 * 2 * HEAD, 0.5)), { shape: [4, 1, 2, HEAD], dtype: 'bf16' });
-      using cache = gpu!.tensor(bf16Codes(bf16Randn(rng('bad cache'), 2 * 16 * HEAD, 0.5)), { shape: [2, 16, HEAD], dtype: 'bf16' });
+      using cache = gpu!.tensor(bf16Codes(bf16Randn(rng('bad cache'), 2 * page * HEAD, 0.5)), { shape: [2, page, HEAD], dtype: 'bf16' });
       using table = gpu!.tensor(new Int32Array([0, 5, 1, -1, 1, 0, 0, 2147483647]), { shape: [4, 2] });
-      using lens = gpu!.tensor(new Int32Array([30, 20, 1000, -7]));
-      using r = mla.decode({ q, kvCache: cache, blockTable: table, seqLens: lens, softmaxScale: SCALE, impl: v.name as Impl });
+      using lens = gpu!.tensor(new Int32Array([page + 14, page + 4, 1000, -7]));
+      const call = { batch: 4, sq: 1, heads: 2, pageSize: page, dtype: 'bf16', sm: smOf(gpu!.info) } as const;
+      const got = await runPerContract('mla.decode', v.name, call, async () => {
+        using r = mla.decode({ q, kvCache: cache, blockTable: table, seqLens: lens, softmaxScale: SCALE, impl: v.name as Impl });
+        return { out: (await r.out.toArray()) as Float32Array, lse: (await r.lse.toArray()) as Float32Array };
+      });
+      if (got === 'refused') return;
       // The same as the CPU twin on what the kernel makes of them: keys on bad
       // pages masked (sequences 0 and 1 keep their first page), the long
-      // length clamped to the table's 32 slots, the negative one to 0.
+      // length clamped to the table's two pages, the negative one to 0.
       using qc = q.to(cpu);
       using cc = cache.to(cpu);
       using tc = cpu.tensor(new Int32Array([0, 0, 1, 0, 1, 0, 0, 0]), { shape: [4, 2] });
-      using lc = cpu.tensor(new Int32Array([16, 16, 32, 0]));
+      using lc = cpu.tensor(new Int32Array([page, page, 2 * page, 0]));
       using want = mla.decode({ q: qc, kvCache: cc, blockTable: tc, seqLens: lc, softmaxScale: SCALE });
-      expectClose('bad pages out', (await r.out.toArray()) as Float32Array, (await want.out.toArray()) as Float32Array, 1e-2);
-      expectClose('bad pages lse', (await r.lse.toArray()) as Float32Array, (await want.lse.toArray()) as Float32Array, 1e-5);
+      expectClose('bad pages out', got.out, (await want.out.toArray()) as Float32Array, 1e-2);
+      expectClose('bad pages lse', got.lse, (await want.lse.toArray()) as Float32Array, 1e-5);
     });
   }
 });
 
 describeUnverifiedEntry('mla.decode', 'v1', 80, 0);
 describeUnverifiedEntry('mla.decode', 'v2', 80, 0);
+describeUnverifiedEntry('mla.decode', 'v3', 90, 90);
 
 describe('mla.decode rejects bad input', () => {
   const q = cpu.tensor(bf16Codes(new Float32Array(2 * 1 * 4 * HEAD).fill(0.5)), { shape: [2, 1, 4, HEAD], dtype: 'bf16' });

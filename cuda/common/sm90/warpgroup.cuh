@@ -32,5 +32,25 @@ __device__ __forceinline__ void warpgroup_grow_registers() {
 #endif
 }
 
+// bar.sync id, count: `count` threads (a multiple of 32, whole warps) meet
+// at barrier `id` (1..15; 0 is __syncthreads'), e.g. one warpgroup or the
+// math warpgroups of a warp-specialised kernel without the producer.
+__device__ __forceinline__ void named_barrier_sync(uint32_t id, uint32_t count) {
+#if defined(MOEKIT_EMULATION)
+  emu::device::barrier_sync(id, count, "bar.sync");
+#else
+  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(count) : "memory");
+#endif
+}
+
+// Orders this thread's earlier generic-proxy shared-memory stores before
+// later async-proxy accesses (wgmma operand reads, TMA) once a barrier has
+// passed them on. The emulation does not track proxies (docs/emulation.md).
+__device__ __forceinline__ void fence_proxy_async_shared() {
+#if !defined(MOEKIT_EMULATION)
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+#endif
+}
+
 }  // namespace sm90
 }  // namespace moekit

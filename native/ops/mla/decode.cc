@@ -18,7 +18,7 @@
 
 namespace moekit {
 
-// The CUDA versions, v1 first; `verified_on` and `emulated_on` as in every
+// The CUDA versions, v1 first (v3: the Hopper path); `verified_on` and `emulated_on` as in every
 // table (see native/ops/moe/route.cc).
 const std::vector<KernelVersion<MlaDecodeParams>>& mla_decode_versions() {
   // Never destroyed: queue threads may still launch from it during exit.
@@ -28,6 +28,8 @@ const std::vector<KernelVersion<MlaDecodeParams>>& mla_decode_versions() {
        always_supported<MlaDecodeParams>, mla_decode_v1},
       {"v2", "mma.sync tensor cores: 32 query rows x 32-key tiles, e4m3 widened to bf16 in shared memory, v1's split-KV and combine", 80, 0,
        "", "", "sm80,sm89,sm90a", always_supported<MlaDecodeParams>, mla_decode_v2},
+      {"v3", "sm_90a: TMA page loads, wgmma bf16, warp-specialised, 64 query rows per block; bf16 cache, page size 64", 90, 90,
+       "90a", "", "sm90a", mla_decode_v3_unsupported, mla_decode_v3},
 #endif
   };
   return versions;

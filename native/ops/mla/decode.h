@@ -28,9 +28,16 @@
 //       operands, f32 accumulators): S = Q K^T and O += P V per tile of 32
 //       keys for 32 query rows. Any sm >= 80.
 //
-//   kernels:  cuda/mla/decode_v1.cu, decode_v2.cu, decode_combine.cu
-//             (tiles: cuda/mla/decode_config_v1.h, decode_config_v2.h;
-//             schedule and page addressing: cuda/mla/paged_kv.h)
+//   v3: Hopper (sm_90a): TMA page loads into 128B-swizzled shared memory,
+//       wgmma bf16 for q · Kᵀ and P · V, warp-specialised (a producer warp,
+//       two math warpgroups), 64 query rows per block; the same split
+//       schedule and combine as v1. bf16 cache, page size 64 only.
+//
+//   kernels:  cuda/mla/decode_v1.cu, decode_v2.cu, decode_combine.cu,
+//             cuda/mla/sm90/decode_v3.cu
+//             (tiles: cuda/mla/decode_config_v1.h, decode_config_v2.h,
+//             sm90/decode_config_v3.h; schedule and page addressing:
+//             cuda/mla/paged_kv.h)
 //   CPU twin: native/cpu/mla/decode.cc
 //   tests:    tests/mla/decode.test.ts
 //   bench:    bench/mla/decode.bench.ts
@@ -71,5 +78,8 @@ void mla_decode_v2(const MlaDecodeParams& p, cudaStream_t stream);
 // The CUDA versions' second kernel: merges the splits' partials of
 // out_accum / lse_accum into out and lse (cuda/mla/decode_combine.cu).
 void mla_decode_combine(const MlaDecodeParams& p, cudaStream_t stream);
+// sm_90a: nullptr when v3 can run p, else the reason it cannot.
+const char* mla_decode_v3_unsupported(const MlaDecodeParams& p);
+void mla_decode_v3(const MlaDecodeParams& p, cudaStream_t stream);
 
 }  // namespace moekit
