@@ -13,15 +13,10 @@ import { compareBytes } from '../harness/compare.js';
 import { combineBytes } from '../harness/metrics.js';
 import { type BenchCase, type BenchSuite, type SuiteContext, benchCase } from '../harness/types.js';
 import { uniformFloats } from '../fp8/inputs.js';
+import { CPU_TOKENS, EXPERTS, HIDDEN, QUICK_TOKENS, TOKENS, TOP_K, routeRandomLogits } from './deepseek_v3.js';
 
-const EXPERTS = 256;
-const TOP_K = 8;
 const ALIGN = 128;
-const HIDDEN = 7168;
 
-const TOKENS = [1, 16, 256, 4096] as const;
-const QUICK_TOKENS = [1, 256] as const;
-const CPU_TOKENS = [1, 16, 256] as const;
 
 interface Inputs {
   readonly y: Tensor;
@@ -33,8 +28,7 @@ interface Inputs {
 /** A DeepSeek-V3 routing of random logits (on the CPU), expert outputs y [P, 7168] and a shared output [T, 7168], moved to `dev`. */
 function setupInputs(dev: Device, tokens: number, seed: number): Inputs {
   const cpu = getDevice('cpu');
-  using logits = cpu.tensor(uniformFloats(seed ^ tokens, tokens * EXPERTS, 4), { shape: [tokens, EXPERTS] });
-  using r = moe.route(logits, { topK: TOP_K, groups: 8, topGroups: 4, scale: 2.5 });
+  using r = routeRandomLogits(tokens, seed);
   using p = moe.permute(r.ids, EXPERTS, { align: ALIGN });
   const rows = p.rowIds.shape[0]!;
   using y = cpu.tensor(uniformFloats(seed ^ (tokens + 1), rows * HIDDEN, 2), { shape: [rows, HIDDEN], dtype: 'bf16' });

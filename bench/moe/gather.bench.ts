@@ -13,16 +13,11 @@ import { compareBytes } from '../harness/compare.js';
 import { gatherBytes } from '../harness/metrics.js';
 import { type BenchCase, type BenchSuite, type SuiteContext, benchCase } from '../harness/types.js';
 import { uniformFloats } from '../fp8/inputs.js';
+import { CPU_TOKENS, EXPERTS, HIDDEN, QUICK_TOKENS, TOKENS, TOP_K, routeRandomLogits } from './deepseek_v3.js';
 
-const EXPERTS = 256;
-const TOP_K = 8;
 const ALIGN = 128;
-const HIDDEN = 7168;
 const MODES = ['bf16', 'e4m3'] as const;
 
-const TOKENS = [1, 16, 256, 4096] as const;
-const QUICK_TOKENS = [1, 256] as const;
-const CPU_TOKENS = [1, 16, 256] as const;
 
 interface Inputs {
   readonly x: Tensor;
@@ -34,8 +29,7 @@ interface Inputs {
 /** x [T, 7168] bf16 and the rowIds of a DeepSeek-V3 routing of random logits (on the CPU), moved to `dev`. */
 async function setupInputs(dev: Device, tokens: number, seed: number): Promise<Inputs> {
   const cpu = getDevice('cpu');
-  using logits = cpu.tensor(uniformFloats(seed ^ tokens, tokens * EXPERTS, 4), { shape: [tokens, EXPERTS] });
-  using r = moe.route(logits, { topK: TOP_K, groups: 8, topGroups: 4, scale: 2.5 });
+  using r = routeRandomLogits(tokens, seed);
   using p = moe.permute(r.ids, EXPERTS, { align: ALIGN });
   using x = cpu.tensor(uniformFloats(seed ^ (tokens + 1), tokens * HIDDEN, 2), { shape: [tokens, HIDDEN], dtype: 'bf16' });
   const used = Array.from(await p.rowIds.toArray()).filter((id) => id >= 0).length;

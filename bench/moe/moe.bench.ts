@@ -42,7 +42,8 @@ import { groupedGemmBytes, groupedGemmFlops, moeLayerBytes, moeLayerFlops } from
 import { uint32Generator } from '../harness/random.js';
 import { type BenchCase, type BenchSuite, type CheckOutcome, type SuiteContext, benchCase } from '../harness/types.js';
 import { checkRows, uniformFloats } from '../fp8/inputs.js';
-import { DEEPSEEK_V3_GATE, routeCases } from './route.bench.js';
+import { DEEPSEEK_V3_GATE } from './deepseek_v3.js';
+import { routeCases } from './route.bench.js';
 
 type WeightKind = 'bf16' | 'fp8';
 const KINDS: readonly WeightKind[] = ['bf16', 'fp8'];

@@ -13,15 +13,10 @@ import { type Device, type Tensor, device as getDevice, kernelVersions, moe } fr
 import { compareBytes } from '../harness/compare.js';
 import { permuteBytes } from '../harness/metrics.js';
 import { type BenchCase, type BenchSuite, type SuiteContext, benchCase } from '../harness/types.js';
-import { uniformFloats } from '../fp8/inputs.js';
+import { CPU_TOKENS, EXPERTS, QUICK_TOKENS, TOKENS, TOP_K, routeRandomLogits } from './deepseek_v3.js';
 
-const EXPERTS = 256;
-const TOP_K = 8;
 const ALIGNS = [1, 128] as const;
 
-const TOKENS = [1, 16, 256, 4096] as const;
-const QUICK_TOKENS = [1, 256] as const;
-const CPU_TOKENS = [1, 16, 256] as const;
 
 interface Inputs {
   readonly ids: Tensor<'i32'>;
@@ -29,9 +24,7 @@ interface Inputs {
 
 /** DeepSeek-V3's routing of random logits, on the CPU, moved to `dev`. */
 function setupInputs(dev: Device, tokens: number, seed: number): Inputs {
-  const cpu = getDevice('cpu');
-  using logits = cpu.tensor(uniformFloats(seed ^ tokens, tokens * EXPERTS, 4), { shape: [tokens, EXPERTS] });
-  using r = moe.route(logits, { topK: TOP_K, groups: 8, topGroups: 4, scale: 2.5 });
+  using r = routeRandomLogits(tokens, seed);
   return { ids: r.ids.to(dev) as Tensor<'i32'> };
 }
 

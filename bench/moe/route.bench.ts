@@ -15,15 +15,9 @@ import { compareBytes, compareClose } from '../harness/compare.js';
 import { routeBytes } from '../harness/metrics.js';
 import { type BenchCase, type BenchSuite, type SuiteContext, benchCase } from '../harness/types.js';
 import { uniformFloats } from '../fp8/inputs.js';
+import { CPU_TOKENS, DEEPSEEK_V3_GATE, EXPERTS, QUICK_TOKENS, TOKENS, TOP_K } from './deepseek_v3.js';
 
-const EXPERTS = 256;
-const TOP_K = 8;
-/** DeepSeek-V3's gate (configs/config_671B.json). */
-export const DEEPSEEK_V3_GATE = { topK: TOP_K, scoring: 'sigmoid', groups: 8, topGroups: 4, normalize: true, scale: 2.5 } as const;
 
-const TOKENS = [1, 16, 256, 4096] as const;
-const QUICK_TOKENS = [1, 256] as const;
-const CPU_TOKENS = [1, 16, 256] as const;
 
 interface Inputs {
   readonly logits: Tensor<'f32'>;

@@ -15,16 +15,11 @@ import { compareClose } from '../harness/compare.js';
 import { swigluBytes } from '../harness/metrics.js';
 import { type BenchCase, type BenchSuite, type SuiteContext, benchCase } from '../harness/types.js';
 import { uniformFloats } from '../fp8/inputs.js';
+import { CPU_TOKENS, EXPERTS, INTER, QUICK_TOKENS, TOKENS, TOP_K } from './deepseek_v3.js';
 
-const EXPERTS = 256;
-const TOP_K = 8;
 const ALIGN = 128;
-const INTER = 2048;
 const MODES = ['bf16', 'e4m3'] as const;
 
-const TOKENS = [1, 16, 256, 4096] as const;
-const QUICK_TOKENS = [1, 256] as const;
-const CPU_TOKENS = [1, 16, 256] as const;
 
 interface Inputs {
   readonly h: Tensor;
