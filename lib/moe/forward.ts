@@ -129,9 +129,10 @@ function sharedExpert(x: Tensor, shared: MoeSharedExpert, fp8: boolean, impl: Im
  * shared expert. The work is queued; the output returns at once.
  *
  * With FP8 weights (quantized `[128, 128]` per expert), the activations are
- * quantized 1x128 (e4m3) on the fly: in the gather for the first GEMM, in
- * the SwiGLU for the second. Intermediates are bf16. Repeated calls on the
- * same inputs give bit-identical outputs.
+ * quantized 1x128 (e4m3) on the fly: in the gather for the first GEMM, and
+ * after its fused SwiGLU for the second (in `moe.swiglu` when I is not a
+ * multiple of 128 and SwiGLU cannot be fused). Intermediates are bf16.
+ * Repeated calls on the same inputs give bit-identical outputs.
  *
  * @param x - bf16 `[T, H]` tokens.
  * @param routing - `{ ids: i32 [T, K], weights: f32 [T, K] }`, e.g. `moe.route(...)`.
